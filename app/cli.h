@@ -1,0 +1,60 @@
+// Shared plumbing of the nearbytes command line: global options, opening the
+// store and the hub, reading the secret, and printing. Commands are thin:
+// parse, call the library, print.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "base/status.h"
+#include "hub/hub.h"
+#include "store/store.h"
+
+namespace nb::cli {
+
+struct GlobalOptions {
+  std::string store_path;   // empty: $NEARBYTES_HOME/store
+  std::string secret_file;  // empty: $NEARBYTES_SECRET or a prompt
+  bool json = false;
+  bool quiet = false;
+};
+
+class Context {
+ public:
+  GlobalOptions options;
+
+  std::filesystem::path StorePath() const;
+  // Opens the store; `create` makes the primary root if missing.
+  Result<store::Store*> OpenStore(bool create);
+  // The secret: --secret-file, then $NEARBYTES_SECRET, then a prompt on the
+  // terminal with echo off. Never a command-line argument (visible in ps).
+  Result<std::string> ReadSecret();
+  Result<hub::HubKeys> Keys();
+  // Opens the hub of the secret in the store.
+  Result<hub::Hub*> OpenHub(bool create);
+
+  // Prints warnings about quarantined files met while reading.
+  void ReportIncidents();
+
+ private:
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<hub::Hub> hub_;
+};
+
+// A command's body. Returns the exit code, or an error that main prints as
+// one line (exit 1).
+using CommandFn = std::function<Result<int>()>;
+void SetCommand(CLI::App* command, CommandFn fn);
+
+// Registration of each group of subcommands.
+void RegisterCoreCommands(CLI::App& app, Context& ctx);
+
+// Output helpers.
+void PrintJson(const nlohmann::ordered_json& value);
+std::string HumanBytes(uint64_t bytes);
+bool StdoutIsTerminal();
+
+}  // namespace nb::cli

@@ -1,0 +1,72 @@
+// The event envelope (FORMAT.md §4), byte-compatible with the reference:
+//
+//   file     = {"envelope":<envelope>,"signature":"<b64 r||s>"}
+//   envelope = {"version":"0.2","publicKey":"<hub id>","blockRefs":[...],"ciphertext":"<b64>"}
+//   hash     = SHA-256(envelope bytes)   -- the signature is not hashed
+//
+// We write only the canonical bytes. Like the reference, we read leniently:
+// the file is parsed and the envelope re-serialized canonically before
+// hashing, so formatting, key order, hex case and extra fields do not matter.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "base/bytes.h"
+#include "base/status.h"
+#include "crypto/ecdsa.h"
+#include "crypto/sha256.h"
+
+namespace nb::log {
+
+using crypto::Hash256;
+
+constexpr std::string_view kEnvelopeVersion = "0.2";
+
+struct Envelope {
+  std::string public_key_hex;  // lower-case, 130 digits
+  std::vector<Hash256> block_refs;
+  Bytes ciphertext;  // IV || ct || tag under the hub's symmetric key
+};
+
+// Canonical envelope JSON: the bytes that are hashed and signed.
+std::string SerializeEnvelope(const Envelope& envelope);
+Hash256 HashEnvelope(const Envelope& envelope);
+// Canonical event file bytes.
+std::string SerializeEventFile(const Envelope& envelope, ByteSpan signature);
+
+// Removes repeated hashes, keeping the first occurrence (the writer's rule).
+std::vector<Hash256> DedupBlockRefs(const std::vector<Hash256>& refs);
+
+struct ParsedEvent {
+  Envelope envelope;
+  Bytes signature;  // 64-byte r||s, or DER as some readers accept
+};
+
+// Why an event file was refused; the names are the reference's reject codes.
+enum class Rejection {
+  kDeserializeFailed,  // not JSON, wrong version, malformed key or refs
+  kHashMismatch,       // canonical envelope does not hash to the file name
+  kSignatureInvalid,   // signature does not verify with the directory key
+  kWrongChannel,       // envelope key differs from the directory
+};
+const char* RejectionCode(Rejection rejection);
+
+struct ValidEvent {
+  Hash256 hash;
+  Envelope envelope;
+  Bytes signature;
+};
+
+// Parses an event file without checking hash or signature.
+Result<ParsedEvent> ParseEventFile(ByteSpan file);
+
+// Full validation against the channel it was found in and the name it had.
+// On failure the error message starts with the reject code.
+Result<ValidEvent> ValidateEventFile(const crypto::PublicKey& channel_key,
+                                     const Hash256& file_name_hash, ByteSpan file);
+Result<ValidEvent> ValidateEventFile(const crypto::PublicKey& channel_key,
+                                     const Hash256& file_name_hash, ByteSpan file,
+                                     Rejection* rejection);
+
+}  // namespace nb::log

@@ -1,0 +1,244 @@
+#include "store/storage_root.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+#include <fstream>
+
+namespace nb::store {
+namespace {
+
+Result<EntryStat> StatPath(const fs::path& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return MakeError(ErrorCode::kNotFound, "no such file " + path.string());
+    return MakeError(ErrorCode::kIo, "cannot stat " + path.string() + ": " + ErrnoText(errno));
+  }
+  return EntryStat{static_cast<uint64_t>(st.st_size),
+                   int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec};
+}
+
+bool IsRegularFile(const fs::path& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+}  // namespace
+
+bool ParseEntryName(std::string_view name, Hash256* hash) {
+  if (name.size() != 68 || name.substr(64) != ".bin") return false;
+  if (!IsLowerHex(name.substr(0, 64), 64)) return false;
+  *hash = *Hash256::FromHex(name.substr(0, 64));
+  return true;
+}
+
+bool IsHubId(std::string_view name) {
+  return IsLowerHex(name, 130) && name.substr(0, 2) == "04";
+}
+
+Result<StorageRoot> StorageRoot::Open(const fs::path& path, bool create) {
+  std::error_code ec;
+  fs::path absolute = fs::absolute(path, ec);
+  if (ec) absolute = path;
+  StorageRoot root(absolute.lexically_normal());
+  if (create) {
+    NB_RETURN_IF_ERROR(EnsureDirectory(root.blocks_dir()));
+    NB_RETURN_IF_ERROR(EnsureDirectory(root.channels_dir()));
+    return root;
+  }
+  if (!fs::is_directory(root.path_, ec)) {
+    return MakeError(ErrorCode::kNotFound, "no store at " + root.path_.string());
+  }
+  if (!fs::is_directory(root.blocks_dir(), ec) && !fs::is_directory(root.channels_dir(), ec)) {
+    return MakeError(ErrorCode::kNotFound,
+                     root.path_.string() + " is not a Nearbytes store (no blocks/ or channels/)");
+  }
+  return root;
+}
+
+fs::path StorageRoot::block_path(const Hash256& hash) const {
+  return blocks_dir() / (hash.Hex() + ".bin");
+}
+
+fs::path StorageRoot::event_path(const std::string& channel, const Hash256& hash) const {
+  return channel_dir(channel) / (hash.Hex() + ".bin");
+}
+
+Result<Hash256> StorageRoot::PutBlock(ByteSpan bytes, const PublishOptions& options) {
+  Hash256 hash = crypto::Sha256(bytes);
+  NB_RETURN_IF_ERROR(PutBlockVerified(hash, bytes, options));
+  return hash;
+}
+
+Result<bool> StorageRoot::PutBlockVerified(const Hash256& hash, ByteSpan bytes,
+                                           const PublishOptions& options) {
+  if (IsRegularFile(block_path(hash))) return false;
+  auto published = AtomicPublish(blocks_dir(), hash.Hex() + ".bin", bytes, options);
+  if (!published.ok() && published.error().code == ErrorCode::kIo && !fs::exists(blocks_dir())) {
+    NB_RETURN_IF_ERROR(EnsureDirectory(blocks_dir()));
+    return AtomicPublish(blocks_dir(), hash.Hex() + ".bin", bytes, options);
+  }
+  return published;
+}
+
+Result<Bytes> StorageRoot::GetBlock(const Hash256& hash, bool verify) {
+  fs::path path = block_path(hash);
+  NB_ASSIGN_OR_RETURN(Bytes bytes, ReadFileBytes(path, kMaxBlockSize));
+  if (verify && crypto::Sha256(bytes) != hash) {
+    auto moved = Quarantine(path, "content does not match its hash");
+    std::string where = moved.ok() ? "moved to " + moved->string() : "could not quarantine it";
+    return MakeError(ErrorCode::kCorrupt,
+                     "block " + hash.Hex() + " in " + path_.string() + " is corrupt; " + where);
+  }
+  return bytes;
+}
+
+Status StorageRoot::VerifyBlock(const Hash256& hash) {
+  fs::path path = block_path(hash);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return MakeError(ErrorCode::kNotFound, "no block " + hash.Hex());
+    return MakeError(ErrorCode::kIo, "cannot open " + path.string() + ": " + ErrnoText(errno));
+  }
+  crypto::Sha256Stream stream;
+  std::vector<uint8_t> buffer(1 << 20);
+  bool read_ok = true;
+  for (;;) {
+    ssize_t n = ::read(fd, buffer.data(), buffer.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) read_ok = false;
+    if (n <= 0) break;
+    stream.Update(ByteSpan(buffer.data(), static_cast<size_t>(n)));
+  }
+  ::close(fd);
+  if (!read_ok) return MakeError(ErrorCode::kIo, "cannot read " + path.string());
+  if (stream.Finish() == hash) return Status::Ok();
+  auto moved = Quarantine(path, "content does not match its hash");
+  std::string where = moved.ok() ? "moved to " + moved->string() : "could not quarantine it";
+  return MakeError(ErrorCode::kCorrupt,
+                   "block " + hash.Hex() + " in " + path_.string() + " is corrupt; " + where);
+}
+
+bool StorageRoot::HasBlock(const Hash256& hash) const { return IsRegularFile(block_path(hash)); }
+
+Result<EntryStat> StorageRoot::StatBlock(const Hash256& hash) const {
+  return StatPath(block_path(hash));
+}
+
+Status StorageRoot::ForEachBlock(const std::function<void(const Hash256&)>& visit) const {
+  std::error_code ec;
+  fs::directory_iterator it(blocks_dir(), ec);
+  if (ec) {
+    if (ec == std::errc::no_such_file_or_directory) return Status::Ok();
+    return MakeError(ErrorCode::kIo, "cannot list " + blocks_dir().string() + ": " + ec.message());
+  }
+  Hash256 hash;
+  for (fs::directory_iterator end; it != end; it.increment(ec)) {
+    if (ec) return MakeError(ErrorCode::kIo, "cannot list " + blocks_dir().string());
+    if (ParseEntryName(it->path().filename().native(), &hash)) visit(hash);
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<std::string>> StorageRoot::ListChannels() const {
+  std::vector<std::string> out;
+  std::error_code ec;
+  fs::directory_iterator it(channels_dir(), ec);
+  if (ec) {
+    if (ec == std::errc::no_such_file_or_directory) return out;
+    return MakeError(ErrorCode::kIo,
+                     "cannot list " + channels_dir().string() + ": " + ec.message());
+  }
+  for (fs::directory_iterator end; it != end; it.increment(ec)) {
+    if (ec) return MakeError(ErrorCode::kIo, "cannot list " + channels_dir().string());
+    std::string name = it->path().filename().string();
+    if (IsHubId(name) && it->is_directory(ec)) out.push_back(name);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+Result<std::vector<Hash256>> StorageRoot::ListEvents(const std::string& channel) const {
+  std::vector<Hash256> out;
+  std::error_code ec;
+  fs::directory_iterator it(channel_dir(channel), ec);
+  if (ec) {
+    if (ec == std::errc::no_such_file_or_directory) return out;
+    return MakeError(ErrorCode::kIo,
+                     "cannot list " + channel_dir(channel).string() + ": " + ec.message());
+  }
+  Hash256 hash;
+  for (fs::directory_iterator end; it != end; it.increment(ec)) {
+    if (ec) return MakeError(ErrorCode::kIo, "cannot list " + channel_dir(channel).string());
+    if (ParseEntryName(it->path().filename().native(), &hash)) out.push_back(hash);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+Result<Bytes> StorageRoot::ReadEventFile(const std::string& channel, const Hash256& hash) const {
+  return ReadFileBytes(event_path(channel, hash), kMaxEventFileSize);
+}
+
+Result<EntryStat> StorageRoot::StatEvent(const std::string& channel, const Hash256& hash) const {
+  return StatPath(event_path(channel, hash));
+}
+
+bool StorageRoot::HasEvent(const std::string& channel, const Hash256& hash) const {
+  return IsRegularFile(event_path(channel, hash));
+}
+
+Result<bool> StorageRoot::WriteEventFile(const std::string& channel, const Hash256& hash,
+                                         ByteSpan bytes, const PublishOptions& options) {
+  if (!IsHubId(channel)) {
+    return MakeError(ErrorCode::kInvalidArgument, "not a hub id: " + channel);
+  }
+  NB_RETURN_IF_ERROR(EnsureDirectory(channel_dir(channel)));
+  return AtomicPublish(channel_dir(channel), hash.Hex() + ".bin", bytes, options);
+}
+
+Status StorageRoot::CreateChannel(const std::string& channel) {
+  if (!IsHubId(channel)) {
+    return MakeError(ErrorCode::kInvalidArgument, "not a hub id: " + channel);
+  }
+  NB_RETURN_IF_ERROR(EnsureDirectory(blocks_dir()));
+  return EnsureDirectory(channel_dir(channel));
+}
+
+Result<fs::path> StorageRoot::Quarantine(const fs::path& file, const std::string& reason) {
+  fs::path dir = state_dir() / "quarantine";
+  NB_RETURN_IF_ERROR(EnsureDirectory(dir));
+  // Keep the channel in the name so two hubs' files never collide.
+  std::string prefix;
+  if (file.parent_path().parent_path() == channels_dir()) {
+    prefix = file.parent_path().filename().string().substr(0, 16) + "-";
+  }
+  auto stamp = std::chrono::duration_cast<std::chrono::seconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+                   .count();
+  fs::path target = dir / (std::to_string(stamp) + "-" + prefix + file.filename().string());
+  if (::rename(file.c_str(), target.c_str()) != 0) {
+    return MakeError(ErrorCode::kIo, "cannot quarantine " + file.string() + ": " +
+                                         ErrnoText(errno));
+  }
+  std::ofstream log(dir / "reasons.log", std::ios::app);
+  log << target.filename().string() << "\t" << file.string() << "\t" << reason << "\n";
+  return target;
+}
+
+size_t StorageRoot::ReapStaleTemps() {
+  size_t removed = store::ReapStaleTemps(blocks_dir(), kStaleTempSeconds);
+  auto channels = ListChannels();
+  if (channels.ok()) {
+    for (const auto& channel : *channels) {
+      removed += store::ReapStaleTemps(channel_dir(channel), kStaleTempSeconds);
+    }
+  }
+  return removed;
+}
+
+}  // namespace nb::store

@@ -1,0 +1,100 @@
+// A storage root on disk:
+//
+//   <root>/blocks/<sha256 hex>.bin             encrypted, content-addressed blocks
+//   <root>/channels/<hub id>/<event hash>.bin   signed event files, one log per hub
+//   <root>/.nearbytes/                          derived local state, never synced
+//
+// A root only keeps bytes: it never needs a secret. Blocks are verified here
+// (their name is the hash of their bytes); event files are verified by the
+// history layer, which knows the envelope rules, before it publishes them.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "base/bytes.h"
+#include "base/status.h"
+#include "crypto/sha256.h"
+#include "store/file_io.h"
+
+namespace nb::store {
+
+using crypto::Hash256;
+
+// Largest block we read into memory. Our writer never exceeds 4 MiB + 28;
+// the reference writes whole files as one block, so allow large ones.
+constexpr uint64_t kMaxBlockSize = uint64_t{2} << 30;
+// Largest event file we read. Events are small JSON documents.
+constexpr uint64_t kMaxEventFileSize = 16u << 20;
+// Temp files older than this are considered abandoned by a crashed writer.
+constexpr int64_t kStaleTempSeconds = 3600;
+
+struct EntryStat {
+  uint64_t size = 0;
+  int64_t mtime_ns = 0;
+};
+
+class StorageRoot {
+ public:
+  // Opens an existing root. With `create`, makes blocks/ and channels/ first.
+  static Result<StorageRoot> Open(const fs::path& path, bool create);
+
+  const fs::path& path() const { return path_; }
+  fs::path blocks_dir() const { return path_ / "blocks"; }
+  fs::path channels_dir() const { return path_ / "channels"; }
+  fs::path channel_dir(const std::string& channel) const { return channels_dir() / channel; }
+  fs::path state_dir() const { return path_ / ".nearbytes"; }
+  fs::path block_path(const Hash256& hash) const;
+  fs::path event_path(const std::string& channel, const Hash256& hash) const;
+
+  // Stores `bytes` under SHA-256(bytes) and returns that hash.
+  Result<Hash256> PutBlock(ByteSpan bytes, const PublishOptions& options = {});
+  // Stores bytes the caller has just hashed itself (e.g. while encrypting).
+  // Callers outside the storage layer must use PutBlock.
+  Result<bool> PutBlockVerified(const Hash256& hash, ByteSpan bytes,
+                                const PublishOptions& options = {});
+  // Reads a block. With `verify`, a block whose bytes do not hash to its name
+  // is moved to quarantine and reported as kCorrupt, never returned.
+  Result<Bytes> GetBlock(const Hash256& hash, bool verify = true);
+  bool HasBlock(const Hash256& hash) const;
+  // Checks a block's bytes against its name, streaming (memory stays flat).
+  // A mismatch quarantines the file and returns kCorrupt.
+  Status VerifyBlock(const Hash256& hash);
+  Result<EntryStat> StatBlock(const Hash256& hash) const;
+  // Calls `visit` for every well-named block file. Other names are skipped.
+  Status ForEachBlock(const std::function<void(const Hash256&)>& visit) const;
+
+  // Hub ids (130 hex) that have a channel directory here.
+  Result<std::vector<std::string>> ListChannels() const;
+  // Event hashes in one channel, from well-formed names only, sorted.
+  Result<std::vector<Hash256>> ListEvents(const std::string& channel) const;
+  Result<Bytes> ReadEventFile(const std::string& channel, const Hash256& hash) const;
+  Result<EntryStat> StatEvent(const std::string& channel, const Hash256& hash) const;
+  bool HasEvent(const std::string& channel, const Hash256& hash) const;
+  // Publishes an event file the caller has validated. True if newly created.
+  Result<bool> WriteEventFile(const std::string& channel, const Hash256& hash, ByteSpan bytes,
+                              const PublishOptions& options = {});
+  Status CreateChannel(const std::string& channel);
+
+  // Moves a file of this root (given by its path) into .nearbytes/quarantine/,
+  // keeping its name, so nothing is lost and nothing corrupt is served.
+  Result<fs::path> Quarantine(const fs::path& file, const std::string& reason);
+  // Removes temp files left by crashed writers; returns how many.
+  size_t ReapStaleTemps();
+
+  Status SyncBlocksDir() const { return SyncDirectory(blocks_dir()); }
+
+ private:
+  explicit StorageRoot(fs::path path) : path_(std::move(path)) {}
+  fs::path path_;
+};
+
+// True for names of the form <64 lower-case hex>.bin; sets `hash`.
+bool ParseEntryName(std::string_view name, Hash256* hash);
+// True for a 130-hex hub id starting with 04.
+bool IsHubId(std::string_view name);
+
+}  // namespace nb::store
