@@ -1,0 +1,150 @@
+// The FILES reading (FORMAT.md §5, ordered reading "nb.files.v0.5"): the
+// hub's file tree rebuilt by replaying FILES events in canonical order.
+//
+// Canonical order: a topological sort over parent edges (an event's
+// blockRefs[0] when it names another decoded event of the hub); among ready
+// events the smallest timestamp first, then the smallest event hash. Every
+// decoded event takes part (chat too), only FILES events change the tree.
+// The same set of events gives the same tree, whatever the arrival order.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "apps/files/content_ref.h"
+#include "base/bytes.h"
+#include "crypto/sha256.h"
+
+namespace nb::apps::files {
+
+using crypto::Hash256;
+
+enum class FileOp { kCreateFile, kMkdir, kDelete, kRename };
+const char* FileOpName(FileOp op);
+
+struct FilesEvent {
+  FileOp op = FileOp::kMkdir;
+  std::string path;                   // CREATE_FILE / MKDIR / DELETE path; RENAME fromPath
+  std::string to_path;                // RENAME toPath
+  std::optional<ContentRef> content;  // CREATE_FILE
+  Bytes wrapped_key;                  // CREATE_FILE; empty = legacy hub-key block
+  std::optional<std::string> mime_type;
+  // False when a path or the content descriptor is malformed: the event
+  // keeps its place in the order but changes nothing.
+  bool usable = true;
+};
+
+// One decoded event of the hub, as the replay needs it.
+struct DecodedEvent {
+  Hash256 hash;
+  int64_t timestamp = 0;
+  std::vector<Hash256> block_refs;
+  std::optional<FilesEvent> files;  // set for FILES payload types
+  std::string app_payload;          // the payload JSON of other types (chat, profiles)
+};
+
+// Decodes an inner payload. nullopt if it is not JSON with a "type" and an
+// integer timestamp (such an event cannot be ordered and is skipped).
+std::optional<DecodedEvent> DecodeEvent(const Hash256& hash, const std::vector<Hash256>& block_refs,
+                                        std::string_view payload_json);
+
+// FORMAT.md §5 path rules.
+bool IsValidHubPath(std::string_view path);
+
+struct FileEntry {
+  ContentRef content;
+  Bytes wrapped_key;
+  int64_t modified_ms = 0;  // createdAt of the CREATE_FILE that produced it
+  std::optional<std::string> mime_type;
+  Hash256 origin_event;  // that CREATE_FILE (survives renames)
+};
+
+struct DirEntry {
+  std::string path;
+  bool explicit_dir = false;
+};
+
+// A path where FILES events that did not see each other both wrote. The
+// live version is the one later in canonical order; the others stay
+// readable through their event hashes. An event "saw" another if it descends
+// from it through parent links or names it in its blockRefs; a write to the
+// path that saw every head resolves the conflict.
+struct Conflict {
+  std::string path;
+  Hash256 live_event;
+  std::vector<Hash256> other_events;
+};
+
+// One event in a path's history.
+struct PathVersion {
+  Hash256 event;
+  FileOp op;
+  int64_t timestamp = 0;
+  std::string path;     // the path the event named (RENAME: from)
+  std::string to_path;  // RENAME only
+  std::optional<ContentRef> content;
+};
+
+class FilesReading {
+ public:
+  // Replays a set of decoded events (any order, duplicates ignored).
+  static FilesReading Replay(std::vector<DecodedEvent> events);
+  // Folds in an event this process just appended. Its parent is the observed
+  // head, so it is last among FILES events and the result equals a replay.
+  void AppendLocal(DecodedEvent event);
+
+  const std::map<std::string, FileEntry>& files() const { return files_; }
+  const std::set<std::string>& explicit_dirs() const { return explicit_dirs_; }
+  // All live directories, explicit or implied by a live file below them.
+  std::vector<DirEntry> Directories() const;
+  bool IsFile(std::string_view path) const { return files_.count(std::string(path)) > 0; }
+  bool IsDirectory(std::string_view path) const;
+
+  // Hashes of every event in canonical order; FILES events only.
+  const std::vector<Hash256>& files_order() const { return files_order_; }
+  // blockRefs[0] for the next FILES event: the last FILES event in order.
+  std::optional<Hash256> observed_head() const;
+  // Largest timestamp in the timeline (RENAME must go past it).
+  int64_t max_timestamp() const { return max_timestamp_; }
+  // Last FILES event that named `path` (as path, fromPath or toPath).
+  std::optional<Hash256> LastEventAt(std::string_view path) const;
+
+  const std::vector<Conflict>& conflicts() const { return conflicts_; }
+  // The losing heads at `path`, which a new write there names to resolve it.
+  std::vector<Hash256> ConflictingEvents(std::string_view path) const;
+  // Events that named `path`, in canonical order.
+  std::vector<PathVersion> History(std::string_view path) const;
+  // The CREATE_FILE event with this hash, if any.
+  const DecodedEvent* FindEvent(const Hash256& hash) const;
+
+ private:
+  void Apply(size_t k);
+  void NoteTouched(const std::string& path, size_t k);
+  void MergeHistory(const std::string& path, const std::vector<size_t>& lineage);
+  void RemoveSubtree(const std::string& path);
+  void RemoveFileAncestors(const std::string& path);
+  bool IsAncestor(size_t maybe_ancestor, size_t node) const;
+  void FinishConflicts();
+
+  std::vector<DecodedEvent> events_;  // canonical order; indexes below refer to it
+  std::unordered_map<Hash256, size_t> index_;
+  std::vector<size_t> parent_;  // SIZE_MAX: no parent
+  std::map<std::string, FileEntry> files_;
+  std::set<std::string> explicit_dirs_;
+  std::vector<Hash256> files_order_;
+  int64_t max_timestamp_ = 0;
+  std::unordered_map<std::string, size_t> last_event_at_;
+  std::unordered_map<std::string, std::vector<size_t>> history_;
+  // Causality: parent links form a forest; DFS intervals answer "ancestor of".
+  std::vector<uint32_t> enter_, leave_;
+  std::unordered_map<std::string, std::vector<size_t>> heads_;  // concurrent heads per path
+  std::set<std::string> conflicted_paths_;
+  std::vector<Conflict> conflicts_;
+};
+
+}  // namespace nb::apps::files
