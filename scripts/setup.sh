@@ -11,7 +11,7 @@ PACKAGES=(
 )
 # Peers for the side-by-side benchmarks (bench/): only when asked, they are not needed to build.
 if [[ "${NEARBYTES_BENCH_PEERS:-0}" == 1 ]]; then
-  PACKAGES+=(restic borgbackup rsync hyperfine time)
+  PACKAGES+=(restic borgbackup rsync hyperfine time bc python3)
 fi
 
 missing=()

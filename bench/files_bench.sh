@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Side-by-side ingest benchmark (issue 3): nearbytes put vs restic backup vs
+# borg create vs cp -r, on one 1 GiB random file and on 10,000 files of
+# 4 KiB. Prints one table: wall time, CPU time, peak RSS, and each row's
+# wall-time ratio to ours ("x ours": >1 means the row is slower than ours).
+#
+#   bench/files_bench.sh            # full sizes
+#   NB_BENCH_BIG_MIB=256 NB_BENCH_SMALL_FILES=2000 bench/files_bench.sh   # quicker
+set -euo pipefail
+cd "$(dirname "$0")/.."
+NEARBYTES_BENCH_PEERS=1 scripts/setup.sh
+scripts/build.sh
+NB="$PWD/${NEARBYTES_BUILD_DIR:-build}/nearbytes"
+
+BIG_MIB="${NB_BENCH_BIG_MIB:-1024}"
+SMALL_FILES="${NB_BENCH_SMALL_FILES:-10000}"
+WORK="$(mktemp -d "${NB_BENCH_DIR:-/var/tmp}/nbbench.XXXXXX")"
+trap 'rm -rf "$WORK"' EXIT
+export RESTIC_PASSWORD=bench BORG_PASSPHRASE=bench BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=yes
+export BORG_RELOCATED_REPO_ACCESS_IS_OK=yes BORG_BASE_DIR="$WORK/borg-base"
+export NEARBYTES_SECRET='bench:files benchmark secret'
+
+echo "generating data in $WORK ..." >&2
+mkdir -p "$WORK/data-big" "$WORK/data-small"
+head -c "$((BIG_MIB * 1024 * 1024))" /dev/urandom > "$WORK/data-big/big.bin"
+python3 - "$WORK/data-small" "$SMALL_FILES" <<'PY'
+import os, sys
+root, n = sys.argv[1], int(sys.argv[2])
+for i in range(n):
+    d = os.path.join(root, f"d{i // 100:03d}")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, f"f{i:05d}.bin"), "wb") as f:
+        f.write(os.urandom(4096))
+PY
+sync
+
+ROWS=()
+# measure LABEL CMD... : runs CMD under /usr/bin/time, records wall/cpu/rss.
+measure() {
+  local label="$1"; shift
+  local tf="$WORK/time.$$"
+  /usr/bin/time -f "%e %U %S %M" -o "$tf" "$@" > "$WORK/last.out" 2> "$WORK/last.err" || {
+    echo "FAILED: $label" >&2; cat "$WORK/last.err" >&2; return 1; }
+  read -r wall user sys rss < "$tf"
+  ROWS+=("$label|$wall|$(echo "$user + $sys" | bc)|$((rss / 1024))")
+}
+
+for set in big small; do
+  src="$WORK/data-$set"
+  home="$WORK/nb-$set"
+  NEARBYTES_HOME="$home" "$NB" hub create > /dev/null
+  sync
+  measure "$set: nearbytes put" env NEARBYTES_HOME="$home" "$NB" -q put "$src" --to data
+  measure "$set: nearbytes put again (dedup)" env NEARBYTES_HOME="$home" "$NB" -q put "$src" --to data
+  restic init -q -r "$WORK/restic-$set" > /dev/null
+  measure "$set: restic backup" restic -q -r "$WORK/restic-$set" backup "$src"
+  borg init -e repokey "$WORK/borg-$set" > /dev/null 2>&1
+  measure "$set: borg create" borg create "$WORK/borg-$set::a" "$src"
+  measure "$set: cp -r (floor)" cp -r "$src" "$WORK/cp-$set"
+  if [[ $set == big ]]; then
+    measure "big: nearbytes get" env NEARBYTES_HOME="$home" "$NB" -q get data/data-big/big.bin "$WORK/got.bin"
+    cmp "$WORK/got.bin" "$src/big.bin"
+    measure "big: restic restore" restic -q -r "$WORK/restic-$set" restore latest --target "$WORK/restic-out"
+  else
+    measure "small: nearbytes export" env NEARBYTES_HOME="$home" "$NB" -q export data/data-small "$WORK/exported"
+    diff -r "$WORK/exported" "$src" > /dev/null
+  fi
+  echo "  $set: store size $(du -sh "$home/store" | cut -f1), restic $(du -sh "$WORK/restic-$set" | cut -f1), borg $(du -sh "$WORK/borg-$set" | cut -f1)" >&2
+  rm -rf "$WORK/cp-$set" "$WORK/restic-out" "$WORK/got.bin" "$WORK/exported"
+done
+
+printf '\n%-36s %9s %9s %10s %9s\n' "run (big=${BIG_MIB} MiB, small=${SMALL_FILES}x4KiB)" "wall s" "CPU s" "RSS MiB" "x ours"
+declare -A OURS
+for row in "${ROWS[@]}"; do
+  IFS='|' read -r label wall cpu rss <<< "$row"
+  set="${label%%:*}"
+  [[ $label == "$set: nearbytes put" ]] && OURS[$set]=$wall
+done
+for row in "${ROWS[@]}"; do
+  IFS='|' read -r label wall cpu rss <<< "$row"
+  set="${label%%:*}"
+  ratio=$(echo "scale=2; $wall / ${OURS[$set]}" | bc)
+  printf '%-36s %9s %9s %10s %9s\n' "$label" "$wall" "$cpu" "$rss" "$ratio"
+done
