@@ -1,0 +1,147 @@
+#include "apps/profile/identity.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <map>
+#include <mutex>
+
+#include "crypto/keys.h"
+#include "crypto/random.h"
+#include "crypto/sha256.h"
+#include "hub/home.h"
+#include "hub/secret.h"
+#include "store/file_io.h"
+
+namespace nb::apps::profile {
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr size_t kMaxIdentityFileSize = 64 * 1024;
+
+Error IoError(const std::string& what, const fs::path& path, int err) {
+  return MakeError(ErrorCode::kIo, what + " " + path.string() + ": " + store::ErrnoText(err));
+}
+
+}  // namespace
+
+fs::path DefaultIdentityPath() { return hub::HomeDir() / "identity"; }
+
+std::string GenerateIdentitySecret() {
+  Bytes raw = crypto::RandomBytes(32);
+  return std::string(hub::kFileSecretPrefix) + Base64UrlEncode(raw);
+}
+
+Result<Identity> IdentityFromSecret(std::string_view secret) {
+  static std::mutex mu;
+  static std::map<crypto::Hash256, Identity> cache;
+  crypto::Hash256 digest = crypto::Sha256(AsBytes(secret));
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    if (auto it = cache.find(digest); it != cache.end()) return it->second;
+  }
+  NB_ASSIGN_OR_RETURN(hub::SecretMaterial material, hub::ParseSecret(secret));
+  NB_ASSIGN_OR_RETURN(crypto::DerivedKeys keys, crypto::DeriveKeys(material.bytes));
+  Identity identity{keys.signing_key.public_key().Hex(), keys.signing_key};
+  std::lock_guard<std::mutex> lock(mu);
+  cache.emplace(digest, identity);
+  return identity;
+}
+
+Status WriteIdentityFile(const fs::path& path, std::string_view secret, bool overwrite) {
+  if (secret.empty()) return MakeError(ErrorCode::kInvalidArgument, "the identity secret is empty");
+  fs::path dir = path.parent_path().empty() ? fs::path(".") : path.parent_path();
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    fs::create_directories(dir, ec);
+    if (ec) {
+      return MakeError(ErrorCode::kIo, "cannot create " + dir.string() + ": " + ec.message());
+    }
+    fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace, ec);
+  }
+  if (!overwrite && fs::exists(path, ec)) {
+    return MakeError(ErrorCode::kInvalidArgument, "an identity already exists in " + path.string() +
+                                                      "; use --force to replace it");
+  }
+
+  // A temp file that is 0600 from its first byte, then a rename (or, without
+  // overwrite, a link that fails if another writer got there first).
+  std::string suffix = HexEncode(crypto::RandomBytes(8));
+  fs::path temp = dir / (std::string(store::kTempPrefix) + "identity-" + suffix);
+  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return IoError("cannot create", temp, errno);
+  std::string content = std::string(secret) + "\n";
+  size_t done = 0;
+  int err = 0;
+  while (done < content.size()) {
+    ssize_t n = ::write(fd, content.data() + done, content.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      err = errno;
+      break;
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (err == 0 && ::fsync(fd) != 0) err = errno;
+  if (::close(fd) != 0 && err == 0) err = errno;
+  if (err != 0) {
+    ::unlink(temp.c_str());
+    return IoError("cannot write", temp, err);
+  }
+  if (overwrite) {
+    if (::rename(temp.c_str(), path.c_str()) != 0) {
+      err = errno;
+      ::unlink(temp.c_str());
+      return IoError("cannot replace", path, err);
+    }
+  } else {
+    if (::link(temp.c_str(), path.c_str()) != 0) {
+      err = errno;
+      ::unlink(temp.c_str());
+      if (err == EEXIST) {
+        return MakeError(
+            ErrorCode::kInvalidArgument,
+            "an identity already exists in " + path.string() + "; use --force to replace it");
+      }
+      return IoError("cannot create", path, err);
+    }
+    ::unlink(temp.c_str());
+  }
+  return store::SyncDirectory(dir);
+}
+
+Result<std::string> ReadIdentityFile(const fs::path& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) {
+      return MakeError(ErrorCode::kNotFound, "no identity in " + path.string() +
+                                                 "; create one with `nearbytes profile init`");
+    }
+    return IoError("cannot read", path, errno);
+  }
+  if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "identity file " + path.string() +
+                         " is accessible by other users; run `chmod 600 " + path.string() + "`");
+  }
+  NB_ASSIGN_OR_RETURN(Bytes bytes, store::ReadFileBytes(path, kMaxIdentityFileSize));
+  std::string secret(bytes.begin(), bytes.end());
+  if (!secret.empty() && secret.back() == '\n') secret.pop_back();
+  if (!secret.empty() && secret.back() == '\r') secret.pop_back();
+  if (secret.empty()) {
+    return MakeError(ErrorCode::kCorrupt, "identity file " + path.string() + " is empty");
+  }
+  return secret;
+}
+
+Result<Identity> LoadIdentity(const fs::path& path) {
+  NB_ASSIGN_OR_RETURN(std::string secret, ReadIdentityFile(path));
+  auto identity = IdentityFromSecret(secret);
+  if (!identity.ok()) return identity.error().WithContext("identity file " + path.string());
+  return identity;
+}
+
+}  // namespace nb::apps::profile
