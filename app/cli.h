@@ -51,6 +51,8 @@ void SetCommand(CLI::App* command, CommandFn fn);
 
 // Registration of each group of subcommands.
 void RegisterCoreCommands(CLI::App& app, Context& ctx);
+// say, chat, profile and members (cmd_chat.cc).
+void RegisterChatCommands(CLI::App& app, Context& ctx);
 
 // Output helpers.
 void PrintJson(const nlohmann::ordered_json& value);

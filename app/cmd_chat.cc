@@ -1,0 +1,578 @@
+// say, chat, profile and members: the chat and profile readings of a hub.
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <ctime>
+#include <iostream>
+#include <iterator>
+
+#include "apps/chat/chat_reading.h"
+#include "apps/hub_timeline.h"
+#include "apps/profile/identity.h"
+#include "apps/profile/profile_reading.h"
+#include "cli.h"
+#include "log/channel_watcher.h"
+
+namespace nb::cli {
+namespace {
+
+using Json = nlohmann::ordered_json;
+using apps::chat::ChatMessage;
+using apps::chat::ChatReading;
+using apps::profile::Identity;
+using apps::profile::ProfileReading;
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string FormatTime(int64_t ms) {
+  std::time_t seconds = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  if (::localtime_r(&seconds, &tm) == nullptr) return std::to_string(ms);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S", &tm);
+  return buf;
+}
+
+// Text from the hub goes to a terminal: control characters, C1 controls and
+// bidirectional overrides are shown as U+FFFD so a message cannot move the
+// cursor, recolor the screen or reorder what follows it.
+std::string Printable(std::string_view text, bool keep_newlines) {
+  static constexpr std::string_view kReplacement = "\xef\xbf\xbd";
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    auto c = static_cast<uint8_t>(text[i]);
+    if (c == '\n' && keep_newlines) {
+      out.append("\n    ");
+    } else if (c == '\t') {
+      out.push_back('\t');
+    } else if (c < 0x20 || c == 0x7f) {
+      out.append(kReplacement);
+    } else if (c == 0xc2 && i + 1 < text.size() && static_cast<uint8_t>(text[i + 1]) >= 0x80 &&
+               static_cast<uint8_t>(text[i + 1]) <= 0x9f) {
+      out.append(kReplacement);  // C1 control
+      ++i;
+    } else if (c == 0xe2 && i + 2 < text.size() &&
+               ((static_cast<uint8_t>(text[i + 1]) == 0x80 &&
+                 static_cast<uint8_t>(text[i + 2]) >= 0xaa &&
+                 static_cast<uint8_t>(text[i + 2]) <= 0xae) ||
+                (static_cast<uint8_t>(text[i + 1]) == 0x81 &&
+                 static_cast<uint8_t>(text[i + 2]) >= 0xa6 &&
+                 static_cast<uint8_t>(text[i + 2]) <= 0xa9))) {
+      out.append(kReplacement);  // U+202A..U+202E, U+2066..U+2069
+      i += 2;
+    } else {
+      out.push_back(static_cast<char>(c));
+    }
+  }
+  return out;
+}
+
+// The identity file, if there is one. A missing file is not an error here;
+// an unreadable or unsafe one is.
+Result<std::optional<Identity>> OptionalIdentity() {
+  auto identity = apps::profile::LoadIdentity(apps::profile::DefaultIdentityPath());
+  if (identity.ok()) return std::optional<Identity>(std::move(*identity));
+  if (identity.error().code == ErrorCode::kNotFound) return std::optional<Identity>();
+  return identity.error();
+}
+
+struct Readings {
+  hub::Hub* hub = nullptr;
+  std::optional<ChatReading> chat;
+  ProfileReading profiles;
+};
+
+Result<Readings> LoadReadings(Context& ctx) {
+  Readings out;
+  NB_ASSIGN_OR_RETURN(out.hub, ctx.OpenHub(/*create=*/false));
+  NB_ASSIGN_OR_RETURN(apps::HubTimeline timeline, apps::LoadTimeline(*out.hub));
+  ctx.ReportIncidents();
+  out.chat.emplace(ChatReading::Replay(out.hub->keys().public_key(), timeline.events));
+  out.profiles = ProfileReading::Replay(timeline.events);
+  return out;
+}
+
+Json MessageJson(const ChatMessage& message, const ProfileReading& profiles) {
+  apps::chat::AuthorView author = apps::chat::DescribeAuthor(message, profiles);
+  Json author_json{{"status", apps::chat::AuthorStatusName(author.status)}};
+  if (!author.id.empty()) author_json["id"] = author.id;
+  if (author.name) author_json["name"] = *author.name;
+  return Json{{"eventHash", message.event_hash.Hex()},
+              {"publishedAt", message.published_at},
+              {"ts", message.ts},
+              {"body", message.body},
+              {"verified", message.verified},
+              {"authorName", author.label},
+              {"author", std::move(author_json)}};
+}
+
+void PrintMessage(const ChatMessage& message, const ProfileReading& profiles) {
+  apps::chat::AuthorView author = apps::chat::DescribeAuthor(message, profiles);
+  std::cout << FormatTime(message.published_at) << "  ";
+  if (!message.verified) std::cout << "[unverified] ";
+  std::cout << Printable(author.label, false) << ": " << Printable(message.body, true) << "\n";
+}
+
+// --- say --------------------------------------------------------------------
+
+struct SayOptions {
+  std::vector<std::string> words;
+  bool no_identity = false;
+};
+
+Result<int> Say(Context& ctx, const SayOptions& options) {
+  std::string body;
+  if (options.words.size() == 1 && options.words[0] == "-") {
+    body.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+  } else {
+    for (size_t i = 0; i < options.words.size(); ++i) {
+      if (i > 0) body.push_back(' ');
+      body += options.words[i];
+    }
+  }
+  // Check the message before anything else: a bad one never costs a secret.
+  NB_ASSIGN_OR_RETURN(body, apps::chat::NormalizeBody(body));
+  std::optional<Identity> identity;
+  if (!options.no_identity) {
+    NB_ASSIGN_OR_RETURN(identity, OptionalIdentity());
+  }
+  NB_ASSIGN_OR_RETURN(hub::Hub * hub, ctx.OpenHub(/*create=*/false));
+  int64_t now = NowMs();
+  NB_ASSIGN_OR_RETURN(std::string payload,
+                      apps::chat::BuildChatPayload(hub->keys().signing_key(), body, now,
+                                                   identity ? &identity->signing_key : nullptr));
+  NB_ASSIGN_OR_RETURN(log::ValidEvent event, hub->AppendPayload(payload, {}));
+  if (ctx.options.json) {
+    PrintJson(Json{{"eventHash", event.hash.Hex()},
+                   {"publishedAt", now},
+                   {"body", body},
+                   {"author", identity ? Json(identity->id) : Json(nullptr)}});
+  } else if (!ctx.options.quiet) {
+    std::cout << "sent " << event.hash.Hex().substr(0, 16) << " to hub \""
+              << hub->keys().display_name() << "\""
+              << (identity ? ""
+                  : options.no_identity
+                      ? " as hub member"
+                      : " as hub member (no identity: see `nearbytes profile init`)")
+              << "\n";
+  }
+  return 0;
+}
+
+// --- chat -------------------------------------------------------------------
+
+struct ChatOptions {
+  size_t limit = 0;
+  bool follow = false;
+  double follow_timeout = 0;  // seconds; 0 = until a signal
+};
+
+// SIGINT/SIGTERM end `chat --follow` cleanly: the handler only writes a byte
+// to a pipe that the wait loop watches.
+int g_wake_pipe[2] = {-1, -1};
+
+void OnStopSignal(int) {
+  int saved = errno;
+  if (g_wake_pipe[1] >= 0) {
+    ssize_t ignored = ::write(g_wake_pipe[1], "x", 1);
+    (void)ignored;
+  }
+  errno = saved;
+}
+
+class StopSignals {
+ public:
+  StopSignals() {
+    if (::pipe2(g_wake_pipe, O_CLOEXEC | O_NONBLOCK) != 0) return;
+    struct sigaction action {};
+    action.sa_handler = OnStopSignal;
+    sigemptyset(&action.sa_mask);
+    ::sigaction(SIGINT, &action, &saved_int_);
+    ::sigaction(SIGTERM, &action, &saved_term_);
+    installed_ = true;
+  }
+  ~StopSignals() {
+    if (installed_) {
+      ::sigaction(SIGINT, &saved_int_, nullptr);
+      ::sigaction(SIGTERM, &saved_term_, nullptr);
+    }
+    for (int& fd : g_wake_pipe) {
+      if (fd >= 0) ::close(fd);
+      fd = -1;
+    }
+  }
+  int fd() const { return g_wake_pipe[0]; }
+  bool stopped() const {
+    char c;
+    return g_wake_pipe[0] >= 0 && ::read(g_wake_pipe[0], &c, 1) == 1;
+  }
+
+ private:
+  struct sigaction saved_int_ {};
+  struct sigaction saved_term_ {};
+  bool installed_ = false;
+};
+
+Result<int> Chat(Context& ctx, const ChatOptions& options) {
+  NB_ASSIGN_OR_RETURN(hub::Hub * hub, ctx.OpenHub(/*create=*/false));
+  // Watch before loading, so nothing published during the load is missed.
+  std::unique_ptr<log::ChannelWatcher> watcher;
+  if (options.follow) {
+    NB_ASSIGN_OR_RETURN(watcher, log::ChannelWatcher::Start(&hub->log()));
+  }
+  NB_ASSIGN_OR_RETURN(Readings readings, LoadReadings(ctx));
+  ChatReading& chat = *readings.chat;
+  const auto& messages = chat.messages();
+  size_t first =
+      options.limit > 0 && messages.size() > options.limit ? messages.size() - options.limit : 0;
+
+  if (!options.follow) {
+    if (ctx.options.json) {
+      Json list = Json::array();
+      for (size_t i = first; i < messages.size(); ++i) {
+        list.push_back(MessageJson(messages[i], readings.profiles));
+      }
+      PrintJson(Json{
+          {"hub", hub->id()}, {"messages", std::move(list)}, {"skippedRecords", chat.skipped()}});
+    } else {
+      for (size_t i = first; i < messages.size(); ++i) {
+        PrintMessage(messages[i], readings.profiles);
+      }
+      if (messages.empty() && !ctx.options.quiet) {
+        std::cout << "no messages yet in hub \"" << hub->keys().display_name()
+                  << "\"; say something with `nearbytes say <message>`\n";
+      }
+    }
+    return 0;
+  }
+
+  // --follow: one line per message (JSON lines with --json), then new ones
+  // as they arrive, until SIGINT/SIGTERM (or the hidden timeout).
+  auto emit = [&](const ChatMessage& message) {
+    if (ctx.options.json) {
+      std::cout << MessageJson(message, readings.profiles)
+                       .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
+                << "\n";
+    } else {
+      PrintMessage(message, readings.profiles);
+    }
+    std::cout.flush();
+  };
+  for (size_t i = first; i < messages.size(); ++i) emit(messages[i]);
+  StopSignals signals;
+  if (!ctx.options.quiet) {
+    std::cerr << "following the chat of hub \"" << hub->keys().display_name()
+              << "\" (Ctrl-C to stop)\n";
+  }
+  using Clock = std::chrono::steady_clock;
+  auto deadline =
+      Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(options.follow_timeout * 1000));
+  while (!signals.stopped()) {
+    int wait_ms = -1;
+    if (options.follow_timeout > 0) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      if (left.count() <= 0) break;
+      wait_ms = static_cast<int>(left.count());
+    }
+    NB_ASSIGN_OR_RETURN(std::vector<log::ValidEvent> events, watcher->Wait(wait_ms, signals.fd()));
+    // Profiles first, so a message and its author's new name arriving
+    // together print with that name.
+    std::vector<apps::files::DecodedEvent> decoded;
+    for (const auto& event : events) {
+      if (auto d = apps::DecodeValidEvent(*hub, event)) decoded.push_back(std::move(*d));
+    }
+    for (const auto& d : decoded) readings.profiles.Apply(d);
+    for (const auto& d : decoded) {
+      if (auto message = chat.Apply(d)) emit(*message);
+    }
+  }
+  return 0;
+}
+
+// --- profile ----------------------------------------------------------------
+
+struct InitOptions {
+  bool force = false;
+  std::string from_file;
+};
+
+Result<int> ProfileInit(Context& ctx, const InitOptions& options) {
+  std::filesystem::path path = apps::profile::DefaultIdentityPath();
+  std::error_code ec;
+  if (!options.force && std::filesystem::exists(path, ec)) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "an identity already exists in " + path.string() +
+                         "; use --force to replace it (the old one is lost unless you saved it)");
+  }
+  std::string secret;
+  if (!options.from_file.empty()) {
+    // An identity secret brought from elsewhere (another machine, a backup).
+    GlobalOptions saved = ctx.options;
+    ctx.options.secret_file = options.from_file;
+    auto read = ctx.ReadSecret();
+    ctx.options = saved;
+    if (!read.ok()) return read.error();
+    secret = std::move(*read);
+  } else {
+    secret = apps::profile::GenerateIdentitySecret();
+  }
+  NB_ASSIGN_OR_RETURN(Identity identity, apps::profile::IdentityFromSecret(secret));
+  NB_RETURN_IF_ERROR(apps::profile::WriteIdentityFile(path, secret, options.force));
+  if (ctx.options.json) {
+    PrintJson(Json{{"id", identity.id}, {"path", path.string()}});
+  } else {
+    std::cout << "Your identity is " << identity.id << "\n"
+              << "Its secret is in " << path.string()
+              << " (mode 0600): keep a copy somewhere safe, it is who you are.\n"
+              << "Next: nearbytes profile set --name \"Your Name\"\n";
+  }
+  return 0;
+}
+
+struct SetOptions {
+  std::string name;
+  std::string bio;
+  CLI::Option* name_option = nullptr;
+  CLI::Option* bio_option = nullptr;
+};
+
+Result<int> ProfileSet(Context& ctx, const SetOptions& options) {
+  NB_ASSIGN_OR_RETURN(Identity identity,
+                      apps::profile::LoadIdentity(apps::profile::DefaultIdentityPath()));
+  NB_ASSIGN_OR_RETURN(Readings readings, LoadReadings(ctx));
+  const auto* current = readings.profiles.Find(identity.id);
+  std::string name;
+  if (options.name_option->count() > 0) {
+    name = options.name;
+  } else if (current != nullptr) {
+    name = current->profile.display_name;
+  } else {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "--name is required: you have no profile in this hub yet");
+  }
+  // Without --bio the current bio stays; --bio "" removes it.
+  std::optional<std::string> bio;
+  if (options.bio_option->count() > 0) {
+    bio = options.bio;
+  } else if (current != nullptr) {
+    bio = current->profile.bio;
+  }
+  NB_ASSIGN_OR_RETURN(apps::profile::ProfileFields fields,
+                      apps::profile::NormalizeProfile(
+                          name, bio ? std::optional<std::string_view>(*bio) : std::nullopt));
+  // The latest record wins by ts: never go back in time, even if the clock did.
+  int64_t ts = NowMs();
+  if (current != nullptr) ts = std::max(ts, current->ts + 1);
+  std::string payload =
+      apps::profile::BuildIdentityPayload(identity.signing_key, readings.hub->id(), fields, ts);
+  NB_ASSIGN_OR_RETURN(log::ValidEvent event, readings.hub->AppendPayload(payload, {}));
+  if (ctx.options.json) {
+    PrintJson(Json{{"id", identity.id},
+                   {"displayName", fields.display_name},
+                   {"bio", fields.bio ? Json(*fields.bio) : Json(nullptr)},
+                   {"ts", ts},
+                   {"eventHash", event.hash.Hex()}});
+  } else if (!ctx.options.quiet) {
+    std::cout << "You are \"" << Printable(fields.display_name, false) << "\" in hub \""
+              << readings.hub->keys().display_name() << "\"\n";
+  }
+  return 0;
+}
+
+Json ProfileJson(const std::string& id, const apps::profile::IdentityProfile* profile) {
+  Json out{{"id", id}};
+  out["displayName"] = profile ? Json(profile->profile.display_name) : Json(nullptr);
+  out["bio"] = profile && profile->profile.bio ? Json(*profile->profile.bio) : Json(nullptr);
+  out["updatedAt"] = profile ? Json(profile->ts) : Json(nullptr);
+  out["eventHash"] = profile ? Json(profile->event_hash.Hex()) : Json(nullptr);
+  return out;
+}
+
+Result<int> ProfileShow(Context& ctx, const std::string& who) {
+  std::optional<Identity> own;
+  if (who.empty()) {
+    NB_ASSIGN_OR_RETURN(Identity identity,
+                        apps::profile::LoadIdentity(apps::profile::DefaultIdentityPath()));
+    own = std::move(identity);
+  } else {
+    NB_ASSIGN_OR_RETURN(own, OptionalIdentity());
+  }
+  NB_ASSIGN_OR_RETURN(Readings readings, LoadReadings(ctx));
+  std::string id;
+  if (who.empty()) {
+    id = own->id;
+  } else {
+    // An id, an id prefix, or a display name; it must name exactly one.
+    std::vector<std::string> matches;
+    for (const auto& [candidate, profile] : readings.profiles.identities()) {
+      if (candidate == who || (who.size() >= 4 && candidate.rfind(who, 0) == 0) ||
+          profile.profile.display_name == who) {
+        matches.push_back(candidate);
+      }
+    }
+    if (matches.empty()) {
+      return MakeError(ErrorCode::kNotFound, "no member \"" + who + "\" in this hub");
+    }
+    if (matches.size() > 1) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "\"" + who + "\" names " + std::to_string(matches.size()) +
+                           " members; give more of the id (see `nearbytes members`)");
+    }
+    id = matches[0];
+  }
+  const auto* profile = readings.profiles.Find(id);
+  bool is_own = own && own->id == id;
+  if (ctx.options.json) {
+    Json out = ProfileJson(id, profile);
+    out["own"] = is_own;
+    PrintJson(out);
+    return 0;
+  }
+  std::cout << "id       " << id << (is_own ? "  (you)" : "") << "\n";
+  if (profile == nullptr) {
+    std::cout << "name     (no profile in this hub yet; set one with "
+                 "`nearbytes profile set --name ...`)\n";
+  } else {
+    std::cout << "name     " << Printable(profile->profile.display_name, false) << "\n";
+    if (profile->profile.bio) {
+      std::cout << "bio      " << Printable(*profile->profile.bio, false) << "\n";
+    }
+    std::cout << "updated  " << FormatTime(profile->ts) << "\n";
+  }
+  return 0;
+}
+
+// --- members ----------------------------------------------------------------
+
+Result<int> Members(Context& ctx) {
+  NB_ASSIGN_OR_RETURN(std::optional<Identity> own, OptionalIdentity());
+  NB_ASSIGN_OR_RETURN(Readings readings, LoadReadings(ctx));
+  // Everyone with a profile, and everyone who signed a message without one.
+  std::map<std::string, size_t> message_counts;
+  size_t anonymous = 0;
+  for (const auto& message : readings.chat->messages()) {
+    if (message.author_status == apps::chat::AuthorStatus::kSigned) {
+      ++message_counts[message.author_id];
+    } else {
+      ++anonymous;
+    }
+  }
+  std::vector<std::string> ids;
+  for (const auto& [id, profile] : readings.profiles.identities()) ids.push_back(id);
+  for (const auto& [id, count] : message_counts) {
+    if (readings.profiles.Find(id) == nullptr) ids.push_back(id);
+  }
+  auto sort_key = [&](const std::string& id) {
+    const auto* profile = readings.profiles.Find(id);
+    return std::make_tuple(profile == nullptr, profile ? profile->profile.display_name : "", id);
+  };
+  std::sort(ids.begin(), ids.end(),
+            [&](const std::string& a, const std::string& b) { return sort_key(a) < sort_key(b); });
+
+  if (ctx.options.json) {
+    Json list = Json::array();
+    for (const auto& id : ids) {
+      Json item = ProfileJson(id, readings.profiles.Find(id));
+      item["messages"] = message_counts.count(id) ? message_counts[id] : 0;
+      item["own"] = own && own->id == id;
+      list.push_back(std::move(item));
+    }
+    PrintJson(Json{{"hub", readings.hub->id()},
+                   {"members", std::move(list)},
+                   {"hubMemberMessages", anonymous},
+                   {"rejectedRecords", readings.profiles.rejected()}});
+    return 0;
+  }
+  for (const auto& id : ids) {
+    const auto* profile = readings.profiles.Find(id);
+    std::cout << id.substr(0, 18) << "  "
+              << (profile ? Printable(profile->profile.display_name, false) : "(no profile)");
+    size_t count = message_counts.count(id) ? message_counts[id] : 0;
+    std::cout << "  " << count << " message" << (count == 1 ? "" : "s");
+    if (own && own->id == id) std::cout << "  (you)";
+    std::cout << "\n";
+    if (profile && profile->profile.bio) {
+      std::cout << "    " << Printable(*profile->profile.bio, false) << "\n";
+    }
+  }
+  if (!ctx.options.quiet) {
+    std::cout << ids.size() << " member(s) with an identity";
+    if (anonymous > 0) std::cout << "; " << anonymous << " message(s) from unidentified members";
+    std::cout << "\n";
+    if (readings.profiles.rejected() > 0) {
+      std::cout << "ignored " << readings.profiles.rejected()
+                << " profile record(s) that were malformed or not signed by their identity\n";
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+void RegisterChatCommands(CLI::App& app, Context& ctx) {
+  auto say_options = std::make_shared<SayOptions>();
+  CLI::App* say = app.add_subcommand(
+      "say", "Post a chat message to the hub, signed by your identity if you have one");
+  say->add_option("message", say_options->words, "The message (words are joined; - reads stdin)")
+      ->required();
+  say->add_flag("--no-identity", say_options->no_identity,
+                "Post as an unnamed hub member even if you have an identity");
+  SetCommand(say, [&ctx, say_options] { return Say(ctx, *say_options); });
+
+  auto chat_options = std::make_shared<ChatOptions>();
+  CLI::App* chat = app.add_subcommand(
+      "chat",
+      "Show the hub's chat, oldest first, with each author's name and whether the "
+      "signatures hold");
+  chat->add_option("-n,--limit", chat_options->limit, "Show only the last N messages")
+      ->type_name("N");
+  chat->add_flag("-f,--follow", chat_options->follow,
+                 "Keep running and print new messages as they arrive (Ctrl-C to stop)");
+  chat->add_option("--follow-timeout", chat_options->follow_timeout,
+                   "Stop following after SECONDS")
+      ->group("");  // hidden: for tests and scripts
+  SetCommand(chat, [&ctx, chat_options] { return Chat(ctx, *chat_options); });
+
+  CLI::App* profile = app.add_subcommand("profile", "Your identity and how the hub sees you");
+  profile->require_subcommand(1);
+  auto init_options = std::make_shared<InitOptions>();
+  CLI::App* init = profile->add_subcommand(
+      "init", "Create your identity (a new key in $NEARBYTES_HOME/identity)");
+  init->add_flag("--force", init_options->force, "Replace an existing identity");
+  init->add_option("--from-file", init_options->from_file,
+                   "Use the identity secret in FILE (e.g. from another machine)")
+      ->type_name("FILE");
+  SetCommand(init, [&ctx, init_options] { return ProfileInit(ctx, *init_options); });
+
+  auto set_options = std::make_shared<SetOptions>();
+  CLI::App* set = profile->add_subcommand(
+      "set", "Publish your name (and bio) in the hub, signed by your identity");
+  set_options->name_option =
+      set->add_option("--name", set_options->name, "Your display name")->type_name("NAME");
+  set_options->bio_option =
+      set->add_option("--bio", set_options->bio, "A line about you (\"\" removes it)")
+          ->type_name("TEXT");
+  SetCommand(set, [&ctx, set_options] { return ProfileSet(ctx, *set_options); });
+
+  auto show_who = std::make_shared<std::string>();
+  CLI::App* show = profile->add_subcommand(
+      "show", "Show your profile in the hub, or a member's (by name or id prefix)");
+  show->add_option("member", *show_who, "A member's name or id (default: you)");
+  SetCommand(show, [&ctx, show_who] { return ProfileShow(ctx, *show_who); });
+
+  SetCommand(app.add_subcommand("members",
+                                "List the hub's members: everyone with a profile or a signed "
+                                "message, latest profile each"),
+             [&ctx] { return Members(ctx); });
+}
+
+}  // namespace nb::cli
