@@ -456,6 +456,46 @@ TEST(ProfileRecords, BadIdentitySignatureIsIgnored) {
   EXPECT_FALSE(profile::NormalizeProfile("Ada", std::string_view("  "))->bio.has_value());
 }
 
+// The reference app publishes names into a hub as snapshots of a record.
+std::string SnapshotPayload(const crypto::PrivateKey& who, const std::string& record_text,
+                            int64_t ts) {
+  Json snapshot = Json::object();
+  snapshot["k"] = who.public_key().Hex();
+  snapshot["p"] = "nb.identity.snapshot.v1";
+  snapshot["record"] = Json::parse(record_text);
+  snapshot["ref"] = Json{{"channel", who.public_key().Hex()}, {"eventHash", std::string(64, 'a')}};
+  snapshot["ts"] = ts;
+  snapshot["sig"] = Base64UrlEncode(who.Sign(AsBytes(CanonicalJson(snapshot))));
+  return AppRecordPayload(profile::kIdentitySnapshotProtocol, CanonicalJson(snapshot),
+                          who.public_key().Hex(), ts);
+}
+
+TEST(ProfileRecords, ReferenceSnapshotsAreRead) {
+  const auto& k = K();
+  ProfileReading reading;
+  std::string record = RecordOf(IdentityPayload(k.ada, "Alice", 1000, "from the app"));
+  EXPECT_TRUE(reading.Apply(EventFor(SnapshotPayload(k.ada, record, 1000))));
+  const auto* ada = reading.Find(k.ada.public_key().Hex());
+  ASSERT_NE(ada, nullptr);
+  EXPECT_EQ(ada->profile.display_name, "Alice");
+  EXPECT_EQ(ada->profile.bio, "from the app");
+
+  // A hub member re-wraps Alice's snapshot with another name: the record's
+  // own signature fails, the genuine name survives (reference IDENT-20..23).
+  Json forged = Json::parse(RecordOf(SnapshotPayload(k.ada, record, 1000)));
+  forged["record"]["profile"] = Json{{"displayName", "Eve"}};
+  forged["ts"] = 9999;
+  EXPECT_FALSE(reading.Apply(EventFor(AppRecordPayload(
+      profile::kIdentitySnapshotProtocol, CanonicalJson(forged), k.ada.public_key().Hex(), 9999))));
+  // Bob wraps Alice's genuine record in a snapshot he signs himself.
+  Json rewrapped = Json::parse(RecordOf(SnapshotPayload(k.bob, record, 2000)));
+  EXPECT_FALSE(reading.Apply(
+      EventFor(AppRecordPayload(profile::kIdentitySnapshotProtocol, CanonicalJson(rewrapped),
+                                k.bob.public_key().Hex(), 2000))));
+  EXPECT_EQ(reading.rejected(), 2u);
+  EXPECT_EQ(reading.Find(k.ada.public_key().Hex())->profile.display_name, "Alice");
+}
+
 TEST(ProfileRecords, TwoPeopleWithOneNameAreToldApart) {
   const auto& k = K();
   ProfileReading profiles;

@@ -64,23 +64,12 @@ std::string BuildIdentityPayload(const crypto::PrivateKey& identity_key, const s
                           BuildIdentityRecord(identity_key, profile, ts_ms), hub_id, ts_ms);
 }
 
-RecordStatus CheckIdentityEvent(const DecodedEvent& event, IdentityProfile* out) {
-  // Cheap filter first: most events are files or chat.
-  if (event.files || event.app_payload.find(kIdentityRecordProtocol) == std::string::npos) {
-    return RecordStatus::kNotIdentity;
-  }
-  Json payload = Json::parse(event.app_payload, nullptr, /*allow_exceptions=*/false);
-  if (!payload.is_object()) return RecordStatus::kNotIdentity;
-  if (!IsString(Member(payload, "type"), "APP_RECORD") ||
-      !IsString(Member(payload, "protocol"), kIdentityRecordProtocol)) {
-    return RecordStatus::kNotIdentity;
-  }
-  const Json* record_text = Member(payload, "record");
-  if (record_text == nullptr || !record_text->is_string()) return RecordStatus::kMalformed;
-  Json record =
-      Json::parse(record_text->get_ref<const std::string&>(), nullptr, /*allow_exceptions=*/false);
-  if (!record.is_object()) return RecordStatus::kMalformed;
+namespace {
 
+// Checks one identity record object. On kValid sets id, profile and ts of
+// `out`, and `canonical_sig` to the signature re-encoded as plain b64url.
+RecordStatus CheckRecord(const Json& record, IdentityProfile* out, std::string* canonical_sig) {
+  if (!record.is_object()) return RecordStatus::kMalformed;
   const Json* k = Member(record, "k");
   const Json* ts = Member(record, "ts");
   const Json* fields = Member(record, "profile");
@@ -116,8 +105,90 @@ RecordStatus CheckIdentityEvent(const DecodedEvent& event, IdentityProfile* out)
   out->id = std::move(id);
   out->profile = std::move(*normalized);
   out->ts = *timestamp;
-  out->event_hash = event.hash;
+  *canonical_sig = Base64UrlEncode(*signature);
   return RecordStatus::kValid;
+}
+
+// The reference's hub-scoped copy of a record (nb.identity.snapshot.v1):
+// {"k":id,"p":...,"record":<record object>,"ref":{"channel":id,"eventHash":H},
+//  "sig":<identity signature over the rest, record normalized>,"ts":MS}.
+RecordStatus CheckSnapshot(const Json& snapshot, IdentityProfile* out) {
+  if (!snapshot.is_object() || !IsString(Member(snapshot, "p"), kIdentitySnapshotProtocol)) {
+    return RecordStatus::kMalformed;
+  }
+  const Json* k = Member(snapshot, "k");
+  const Json* ts = Member(snapshot, "ts");
+  const Json* ref = Member(snapshot, "ref");
+  const Json* record = Member(snapshot, "record");
+  const Json* sig = Member(snapshot, "sig");
+  if (k == nullptr || !k->is_string() || ts == nullptr || ref == nullptr || !ref->is_object() ||
+      record == nullptr || sig == nullptr || !sig->is_string()) {
+    return RecordStatus::kMalformed;
+  }
+  const Json* channel = Member(*ref, "channel");
+  const Json* ref_hash = Member(*ref, "eventHash");
+  auto timestamp = SafeTimestamp(*ts);
+  auto signature = Base64UrlDecode(sig->get_ref<const std::string&>());
+  if (channel == nullptr || !channel->is_string() || ref_hash == nullptr ||
+      !ref_hash->is_string() || !IsHex(ref_hash->get_ref<const std::string&>(), 64) || !timestamp ||
+      !signature || signature->empty()) {
+    return RecordStatus::kMalformed;
+  }
+  std::string record_sig;
+  RecordStatus inner = CheckRecord(*record, out, &record_sig);
+  if (inner != RecordStatus::kValid) return inner;
+  auto lower = [](std::string text) {
+    for (char& c : text) {
+      if (c >= 'A' && c <= 'F') c = static_cast<char>(c - 'A' + 'a');
+    }
+    return text;
+  };
+  if (lower(k->get<std::string>()) != out->id || lower(channel->get<std::string>()) != out->id) {
+    return RecordStatus::kMalformed;
+  }
+  Json normalized = UnsignedRecord(out->id, out->profile, out->ts);
+  normalized["sig"] = record_sig;
+  Json unsigned_snapshot = Json::object();
+  unsigned_snapshot["k"] = out->id;
+  unsigned_snapshot["p"] = std::string(kIdentitySnapshotProtocol);
+  unsigned_snapshot["record"] = std::move(normalized);
+  unsigned_snapshot["ref"] =
+      Json{{"channel", out->id}, {"eventHash", lower(ref_hash->get<std::string>())}};
+  unsigned_snapshot["ts"] = *timestamp;
+  auto key = crypto::PublicKey::FromHex(out->id);
+  if (!key.ok() || !key->Verify(AsBytes(CanonicalJson(unsigned_snapshot)), *signature)) {
+    return RecordStatus::kBadSignature;
+  }
+  return RecordStatus::kValid;
+}
+
+}  // namespace
+
+RecordStatus CheckIdentityEvent(const DecodedEvent& event, IdentityProfile* out) {
+  // Cheap filter first: most events are files or chat.
+  if (event.files || event.app_payload.find("nb.identity.") == std::string::npos) {
+    return RecordStatus::kNotIdentity;
+  }
+  Json payload = Json::parse(event.app_payload, nullptr, /*allow_exceptions=*/false);
+  if (!payload.is_object() || !IsString(Member(payload, "type"), "APP_RECORD")) {
+    return RecordStatus::kNotIdentity;
+  }
+  const Json* protocol = Member(payload, "protocol");
+  bool snapshot = IsString(protocol, kIdentitySnapshotProtocol);
+  if (!snapshot && !IsString(protocol, kIdentityRecordProtocol)) return RecordStatus::kNotIdentity;
+  const Json* record_text = Member(payload, "record");
+  if (record_text == nullptr || !record_text->is_string()) return RecordStatus::kMalformed;
+  Json record =
+      Json::parse(record_text->get_ref<const std::string&>(), nullptr, /*allow_exceptions=*/false);
+  RecordStatus status;
+  if (snapshot) {
+    status = CheckSnapshot(record, out);
+  } else {
+    std::string unused;
+    status = CheckRecord(record, out, &unused);
+  }
+  if (status == RecordStatus::kValid) out->event_hash = event.hash;
+  return status;
 }
 
 ProfileReading ProfileReading::Replay(const std::vector<DecodedEvent>& events, unsigned threads) {

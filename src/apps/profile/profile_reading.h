@@ -42,6 +42,11 @@ using crypto::Hash256;
 using files::DecodedEvent;
 
 constexpr std::string_view kIdentityRecordProtocol = "nb.identity.record.v1";
+// The reference app's hub-scoped copy of an identity record: the record
+// object inside {"k","p","record","ref":{"channel","eventHash"},"sig","ts"},
+// the whole signed again by the identity key. Read (not written) so names
+// published by the reference show up here too.
+constexpr std::string_view kIdentitySnapshotProtocol = "nb.identity.snapshot.v1";
 
 struct ProfileFields {
   std::string display_name;        // trimmed, non-empty
