@@ -1,0 +1,236 @@
+#include "apps/state/event_index.h"
+
+#include <sys/stat.h>
+
+#include <chrono>
+#include <map>
+#include <unordered_map>
+
+#include "apps/hub_timeline.h"
+#include "base/parallel.h"
+
+namespace nb::apps::state {
+namespace {
+
+struct KnownFile {
+  uint64_t size = 0;
+  int64_t mtime_ns = 0;
+  bool seen = false;
+};
+
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::optional<int64_t> DirMtimeNs(const std::filesystem::path& dir) {
+  struct stat st;
+  if (::stat(dir.c_str(), &st) != 0) return std::nullopt;
+  return int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec;
+}
+
+Bytes PackRefs(const std::vector<crypto::Hash256>& refs) {
+  Bytes out;
+  out.reserve(refs.size() * 32);
+  for (const auto& ref : refs) out.insert(out.end(), ref.bytes.begin(), ref.bytes.end());
+  return out;
+}
+
+std::vector<crypto::Hash256> UnpackRefs(ByteSpan packed) {
+  std::vector<crypto::Hash256> refs(packed.size() / 32);
+  for (size_t i = 0; i < refs.size(); ++i) {
+    std::copy_n(packed.data() + i * 32, 32, refs[i].bytes.begin());
+  }
+  return refs;
+}
+
+crypto::Hash256 HashFromBlob(ByteSpan blob) {
+  crypto::Hash256 h;
+  if (blob.size() == 32) std::copy_n(blob.data(), 32, h.bytes.begin());
+  return h;
+}
+
+}  // namespace
+
+Result<RefreshReport> EventIndex::Refresh(unsigned threads) {
+  RefreshReport report;
+  const std::string& hub_id = hub_->id();
+  store::Store& store = hub_->store();
+
+  // Which directories changed since they were last listed?
+  NB_ASSIGN_OR_RETURN(Statement get_scan,
+                      db_->Prepare("SELECT dir_mtime_ns FROM scans WHERE hub=? AND root=?"));
+  std::vector<std::pair<size_t, int64_t>> changed;  // root index, new mtime
+  bool any_missing_root_dir = false;
+  for (size_t r = 0; r < store.roots().size(); ++r) {
+    auto& root = store.roots()[r];
+    auto mtime = DirMtimeNs(root.channel_dir(hub_id));
+    if (!mtime) {
+      any_missing_root_dir = true;
+      continue;
+    }
+    get_scan.Bind(1, hub_id).Bind(2, root.path().string());
+    NB_ASSIGN_OR_RETURN(bool has_row, get_scan.Step());
+    int64_t stored = has_row ? get_scan.Int(0) : -1;
+    get_scan.Reset();
+    if (stored != *mtime) changed.emplace_back(r, *mtime);
+  }
+  (void)any_missing_root_dir;
+  if (changed.empty()) return report;
+  report.listed = true;
+
+  // Everything the index knows about this hub.
+  std::unordered_map<crypto::Hash256, KnownFile> known;
+  {
+    NB_ASSIGN_OR_RETURN(Statement all,
+                        db_->Prepare("SELECT hash, size, mtime_ns FROM events WHERE hub=?"));
+    all.Bind(1, hub_id);
+    for (;;) {
+      NB_ASSIGN_OR_RETURN(bool row, all.Step());
+      if (!row) break;
+      known.emplace(HashFromBlob(all.Blob(0)),
+                    KnownFile{static_cast<uint64_t>(all.Int(1)), all.Int(2), false});
+    }
+  }
+
+  // List every root (a hash may move between roots), find what is new.
+  struct Candidate {
+    crypto::Hash256 hash;
+    store::StorageRoot* root;
+    store::EntryStat stat;
+  };
+  std::vector<Candidate> candidates;
+  std::unordered_map<crypto::Hash256, bool> listed;
+  for (auto& root : store.roots()) {
+    NB_ASSIGN_OR_RETURN(auto hashes, root.ListEvents(hub_id));
+    for (const auto& hash : hashes) {
+      if (listed.count(hash)) continue;
+      listed.emplace(hash, true);
+      auto it = known.find(hash);
+      auto st = root.StatEvent(hub_id, hash);
+      if (!st.ok()) continue;
+      if (it != known.end()) {
+        it->second.seen = true;
+        if (it->second.size == st->size && it->second.mtime_ns == st->mtime_ns) continue;
+      }
+      candidates.push_back(Candidate{hash, &root, *st});
+    }
+  }
+
+  // Verify and decode the new files on every core.
+  struct Outcome {
+    std::optional<log::ValidEvent> event;
+    std::string payload;
+    std::optional<files::DecodedEvent> decoded;
+    std::optional<std::string> refused;
+  };
+  std::vector<Outcome> outcomes(candidates.size());
+  ParallelFor(candidates.size(), threads, [&](size_t i) {
+    auto& c = candidates[i];
+    auto valid = hub_->log().ReadEvent(c.hash);
+    if (!valid.ok()) {
+      if (valid.error().code != ErrorCode::kNotFound) outcomes[i].refused = valid.error().message;
+      return;
+    }
+    auto payload = hub_->DecryptPayload(*valid);
+    if (payload.ok()) {
+      outcomes[i].decoded = files::DecodeEvent(valid->hash, valid->envelope.block_refs, *payload);
+      outcomes[i].payload = std::move(*payload);
+    }
+    outcomes[i].event = std::move(*valid);
+  });
+
+  StateDb::Transaction txn(db_);
+  NB_ASSIGN_OR_RETURN(
+      Statement put,
+      db_->Prepare("INSERT OR REPLACE INTO events(hub, hash, size, mtime_ns, timestamp, refs, "
+                   "payload) VALUES(?, ?, ?, ?, ?, ?, ?)"));
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    auto& outcome = outcomes[i];
+    if (outcome.refused) {
+      report.refused.push_back(log::RefusedEvent{candidates[i].hash, *outcome.refused});
+      continue;
+    }
+    if (!outcome.event) continue;
+    put.Bind(1, hub_id)
+        .BindBlob(2, candidates[i].hash.bytes)
+        .Bind(3, static_cast<int64_t>(candidates[i].stat.size))
+        .Bind(4, candidates[i].stat.mtime_ns)
+        .BindBlob(6, PackRefs(outcome.event->envelope.block_refs));
+    if (outcome.decoded) {
+      put.Bind(5, outcome.decoded->timestamp).Bind(7, outcome.payload);
+    } else {
+      put.BindNull(5).BindNull(7);
+      ++report.undecodable;
+    }
+    NB_RETURN_IF_ERROR(put.Run());
+    if (outcome.decoded) report.added.push_back(std::move(*outcome.decoded));
+  }
+  // Files that vanished from every root leave the index.
+  NB_ASSIGN_OR_RETURN(Statement drop, db_->Prepare("DELETE FROM events WHERE hub=? AND hash=?"));
+  for (const auto& [hash, file] : known) {
+    if (file.seen || listed.count(hash)) continue;
+    drop.Bind(1, hub_id).BindBlob(2, hash.bytes);
+    NB_RETURN_IF_ERROR(drop.Run());
+    ++report.removed;
+  }
+  // Remember the listing. A directory modified in the last two seconds may
+  // change again within the same mtime tick, so it is listed again next time.
+  NB_ASSIGN_OR_RETURN(
+      Statement put_scan,
+      db_->Prepare("INSERT OR REPLACE INTO scans(hub, root, dir_mtime_ns) VALUES(?, ?, ?)"));
+  int64_t now = NowNs();
+  for (const auto& [r, mtime] : changed) {
+    int64_t recorded = now - mtime < 2'000'000'000 ? 0 : mtime;
+    put_scan.Bind(1, hub_id).Bind(2, store.roots()[r].path().string()).Bind(3, recorded);
+    NB_RETURN_IF_ERROR(put_scan.Run());
+  }
+  NB_RETURN_IF_ERROR(txn.Commit());
+  return report;
+}
+
+Result<std::vector<files::DecodedEvent>> EventIndex::LoadAll() {
+  NB_ASSIGN_OR_RETURN(
+      Statement all,
+      db_->Prepare("SELECT hash, refs, payload FROM events WHERE hub=? AND payload IS NOT NULL"));
+  all.Bind(1, hub_->id());
+  std::vector<files::DecodedEvent> events;
+  for (;;) {
+    NB_ASSIGN_OR_RETURN(bool row, all.Step());
+    if (!row) break;
+    auto decoded =
+        files::DecodeEvent(HashFromBlob(all.Blob(0)), UnpackRefs(all.Blob(1)), all.Text(2));
+    if (decoded) events.push_back(std::move(*decoded));
+  }
+  return events;
+}
+
+Status EventIndex::Record(const log::ValidEvent& event, const std::string& payload) {
+  auto* root = hub_->store().RootWithEvent(hub_->id(), event.hash);
+  if (root == nullptr) return MakeError(ErrorCode::kNotFound, "appended event is not on disk");
+  NB_ASSIGN_OR_RETURN(store::EntryStat st, root->StatEvent(hub_->id(), event.hash));
+  auto decoded = files::DecodeEvent(event.hash, event.envelope.block_refs, payload);
+  NB_ASSIGN_OR_RETURN(
+      Statement put,
+      db_->Prepare("INSERT OR REPLACE INTO events(hub, hash, size, mtime_ns, timestamp, refs, "
+                   "payload) VALUES(?, ?, ?, ?, ?, ?, ?)"));
+  put.Bind(1, hub_->id())
+      .BindBlob(2, event.hash.bytes)
+      .Bind(3, static_cast<int64_t>(st.size))
+      .Bind(4, st.mtime_ns)
+      .BindBlob(6, PackRefs(event.envelope.block_refs));
+  if (decoded) {
+    put.Bind(5, decoded->timestamp).Bind(7, payload);
+  } else {
+    put.BindNull(5).BindNull(7);
+  }
+  return put.Run();
+}
+
+Status EventIndex::InvalidateScans() {
+  NB_ASSIGN_OR_RETURN(Statement clear, db_->Prepare("DELETE FROM scans WHERE hub=?"));
+  return clear.Bind(1, hub_->id()).Run();
+}
+
+}  // namespace nb::apps::state
