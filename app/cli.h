@@ -51,6 +51,7 @@ void SetCommand(CLI::App* command, CommandFn fn);
 
 // Registration of each group of subcommands.
 void RegisterCoreCommands(CLI::App& app, Context& ctx);
+void RegisterFilesCommands(CLI::App& app, Context& ctx);
 // say, chat, profile and members (cmd_chat.cc).
 void RegisterChatCommands(CLI::App& app, Context& ctx);
 

@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
       "  nearbytes --store /media/usb verify   # check a store, no secret needed\n");
 
   nb::cli::RegisterCoreCommands(app, ctx);
+  nb::cli::RegisterFilesCommands(app, ctx);
   nb::cli::RegisterChatCommands(app, ctx);
 
   try {

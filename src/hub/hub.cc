@@ -3,7 +3,8 @@
 namespace nb::hub {
 
 HubKeys::HubKeys(crypto::DerivedKeys keys, std::optional<std::string> name)
-    : keys_(std::move(keys)), id_(keys_.signing_key.public_key().Hex()),
+    : keys_(std::move(keys)),
+      id_(keys_.signing_key.public_key().Hex()),
       secret_name_(std::move(name)) {}
 
 Result<HubKeys> HubKeys::FromSecret(std::string_view secret) {
@@ -39,8 +40,8 @@ Result<std::unique_ptr<Hub>> Hub::Open(store::Store* store, HubKeys keys, bool c
   if (!present) {
     if (!create) {
       return MakeError(ErrorCode::kNotFound,
-                       "no hub for this secret in " + store->primary().path().string() +
-                           " (hub " + id.substr(0, 16) +
+                       "no hub for this secret in " + store->primary().path().string() + " (hub " +
+                           id.substr(0, 16) +
                            "...); check the secret, or create it with `nearbytes hub create`");
     }
     NB_RETURN_IF_ERROR(store->primary().CreateChannel(id));
@@ -51,6 +52,12 @@ Result<std::unique_ptr<Hub>> Hub::Open(store::Store* store, HubKeys keys, bool c
 Result<log::ValidEvent> Hub::AppendPayload(std::string_view payload_json,
                                            const std::vector<crypto::Hash256>& block_refs) {
   return log_.Append(keys_.signing_key(), block_refs, keys_.SealPayload(payload_json));
+}
+
+Result<log::ValidEvent> Hub::AppendPayloadStaged(std::string_view payload_json,
+                                                 const std::vector<crypto::Hash256>& block_refs,
+                                                 store::BatchPublisher& batch) {
+  return log_.AppendStaged(keys_.signing_key(), block_refs, keys_.SealPayload(payload_json), batch);
 }
 
 }  // namespace nb::hub

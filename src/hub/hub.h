@@ -54,6 +54,10 @@ class Hub {
   // Encrypts `payload_json`, signs and appends it with the given refs.
   Result<log::ValidEvent> AppendPayload(std::string_view payload_json,
                                         const std::vector<crypto::Hash256>& block_refs);
+  // Same, staged in `batch` (visible once the batch commits).
+  Result<log::ValidEvent> AppendPayloadStaged(std::string_view payload_json,
+                                              const std::vector<crypto::Hash256>& block_refs,
+                                              store::BatchPublisher& batch);
   Result<std::string> DecryptPayload(const log::ValidEvent& event) const {
     return keys_.OpenPayload(event.envelope.ciphertext);
   }

@@ -5,9 +5,7 @@ namespace nb::log {
 HubLog::HubLog(store::Store* store, crypto::PublicKey key)
     : store_(store), key_(std::move(key)), hub_id_(key_.Hex()) {}
 
-Result<std::vector<Hash256>> HubLog::ListEventHashes() const {
-  return store_->ListEvents(hub_id_);
-}
+Result<std::vector<Hash256>> HubLog::ListEventHashes() const { return store_->ListEvents(hub_id_); }
 
 Result<ValidEvent> HubLog::ValidateAt(store::StorageRoot& root, const Hash256& hash,
                                       ByteSpan file) {
@@ -37,20 +35,48 @@ Result<ValidEvent> HubLog::ReadEvent(const Hash256& hash) {
   return MakeError(ErrorCode::kNotFound, "event " + hash.Hex() + " is not in this hub");
 }
 
+namespace {
+
+struct SignedFile {
+  ValidEvent event;
+  std::string file;
+};
+
+SignedFile SignEvent(const crypto::PrivateKey& signing_key, const std::string& hub_id,
+                     const std::vector<Hash256>& block_refs, Bytes ciphertext) {
+  Envelope envelope{hub_id, DedupBlockRefs(block_refs), std::move(ciphertext)};
+  Hash256 hash = crypto::Sha256(AsBytes(SerializeEnvelope(envelope)));
+  crypto::Signature signature = signing_key.SignDigest(hash);
+  std::string file = SerializeEventFile(envelope, signature);
+  return SignedFile{
+      ValidEvent{hash, std::move(envelope), Bytes(signature.begin(), signature.end())},
+      std::move(file)};
+}
+
+}  // namespace
+
 Result<ValidEvent> HubLog::Append(const crypto::PrivateKey& signing_key,
                                   const std::vector<Hash256>& block_refs, Bytes ciphertext) {
   if (signing_key.public_key().bytes() != key_.bytes()) {
     return MakeError(ErrorCode::kInvalidArgument, "signing key does not belong to this hub");
   }
-  Envelope envelope{hub_id_, DedupBlockRefs(block_refs), std::move(ciphertext)};
-  std::string envelope_bytes = SerializeEnvelope(envelope);
-  Hash256 hash = crypto::Sha256(AsBytes(envelope_bytes));
-  crypto::Signature signature = signing_key.SignDigest(hash);
-  std::string file = SerializeEventFile(envelope, signature);
-  NB_RETURN_IF_ERROR(store_->primary().WriteEventFile(hub_id_, hash, AsBytes(file)));
-  ValidEvent event{hash, std::move(envelope), Bytes(signature.begin(), signature.end())};
-  Notify(event);
-  return event;
+  SignedFile signed_file = SignEvent(signing_key, hub_id_, block_refs, std::move(ciphertext));
+  NB_RETURN_IF_ERROR(
+      store_->primary().WriteEventFile(hub_id_, signed_file.event.hash, AsBytes(signed_file.file)));
+  Notify(signed_file.event);
+  return std::move(signed_file.event);
+}
+
+Result<ValidEvent> HubLog::AppendStaged(const crypto::PrivateKey& signing_key,
+                                        const std::vector<Hash256>& block_refs, Bytes ciphertext,
+                                        store::BatchPublisher& batch) {
+  if (signing_key.public_key().bytes() != key_.bytes()) {
+    return MakeError(ErrorCode::kInvalidArgument, "signing key does not belong to this hub");
+  }
+  SignedFile signed_file = SignEvent(signing_key, hub_id_, block_refs, std::move(ciphertext));
+  NB_RETURN_IF_ERROR(batch.StageEvent(hub_id_, signed_file.event.hash, AsBytes(signed_file.file)));
+  Notify(signed_file.event);
+  return std::move(signed_file.event);
 }
 
 Result<bool> HubLog::Import(const Hash256& hash, ByteSpan file) {

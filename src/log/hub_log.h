@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "log/event.h"
+#include "store/batch_publisher.h"
 #include "store/store.h"
 
 namespace nb::log {
@@ -30,12 +31,16 @@ class HubLog {
   // reported as kCorrupt; a missing one as kNotFound.
   Result<ValidEvent> ReadEvent(const Hash256& hash);
   // Same, from bytes already read (e.g. by a parallel reader).
-  Result<ValidEvent> ValidateAt(store::StorageRoot& root, const Hash256& hash,
-                                ByteSpan file);
+  Result<ValidEvent> ValidateAt(store::StorageRoot& root, const Hash256& hash, ByteSpan file);
 
   // Signs and publishes a new event in the primary root.
   Result<ValidEvent> Append(const crypto::PrivateKey& signing_key,
                             const std::vector<Hash256>& block_refs, Bytes ciphertext);
+  // Signs an event and stages it in `batch`; it appears on batch.Commit().
+  // Subscribers are told now: the event is part of this process's view.
+  Result<ValidEvent> AppendStaged(const crypto::PrivateKey& signing_key,
+                                  const std::vector<Hash256>& block_refs, Bytes ciphertext,
+                                  store::BatchPublisher& batch);
   // Validates an event file received from elsewhere and publishes it in the
   // primary root. Returns false if it was already there.
   Result<bool> Import(const Hash256& hash, ByteSpan file);
@@ -65,8 +70,8 @@ struct RefusedEvent {
 };
 
 struct LoadedEvents {
-  std::vector<ValidEvent> valid;     // sorted by hash
-  std::vector<RefusedEvent> refused; // invalid files, now in quarantine
+  std::vector<ValidEvent> valid;      // sorted by hash
+  std::vector<RefusedEvent> refused;  // invalid files, now in quarantine
 };
 
 // Reads and validates every event of the hub, using `threads` workers

@@ -1,0 +1,48 @@
+// A progress line on stderr for long work: bytes, files, rate and ETA,
+// redrawn ten times a second while stderr is a terminal; silent otherwise.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <thread>
+
+namespace nb::cli {
+
+class Progress {
+ public:
+  Progress(std::string verb, uint64_t total_bytes, uint64_t total_files, bool enabled);
+  ~Progress();
+  Progress(const Progress&) = delete;
+  Progress& operator=(const Progress&) = delete;
+
+  void SetBytes(uint64_t bytes) { bytes_.store(bytes, std::memory_order_relaxed); }
+  void AddBytes(uint64_t bytes) { bytes_.fetch_add(bytes, std::memory_order_relaxed); }
+  void AddFiles(uint64_t files) { files_.fetch_add(files, std::memory_order_relaxed); }
+  // Clears the line; call before printing the summary.
+  void Finish();
+  double ElapsedSeconds() const;
+
+ private:
+  void Render(bool final);
+
+  std::string verb_;
+  uint64_t total_bytes_;
+  uint64_t total_files_;
+  bool enabled_;
+  std::atomic<uint64_t> bytes_{0};
+  std::atomic<uint64_t> files_{0};
+  std::chrono::steady_clock::time_point start_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread ticker_;
+};
+
+std::string HumanDuration(double seconds);
+std::string HumanRate(double bytes_per_second);
+
+}  // namespace nb::cli

@@ -1,0 +1,186 @@
+#include "apps/files/files_writer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <nlohmann/json.hpp>
+
+#include "apps/hub_timeline.h"
+
+namespace nb::apps::files {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+Result<std::string> Serialize(const Json& payload) {
+  try {
+    return payload.dump();
+  } catch (const nlohmann::json::exception&) {
+    return MakeError(ErrorCode::kInvalidArgument, "path is not valid UTF-8");
+  }
+}
+
+Status CheckPath(const std::string& path) {
+  if (!IsValidHubPath(path)) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "invalid hub path \"" + path +
+                         "\" (use a/b/c: no leading or trailing '/', no '.', '..' or empty parts)");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<FilesWriter>> FilesWriter::Load(hub::Hub& hub) {
+  NB_ASSIGN_OR_RETURN(HubTimeline timeline, LoadTimeline(hub));
+  return std::make_unique<FilesWriter>(hub, FilesReading::Replay(std::move(timeline.events)));
+}
+
+FilesWriter::FilesWriter(hub::Hub& hub, FilesReading reading)
+    : hub_(hub), reading_(std::move(reading)) {}
+
+int64_t FilesWriter::NextTimestamp() {
+  int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+  last_timestamp_ = std::max(now, last_timestamp_);
+  return last_timestamp_;
+}
+
+std::vector<Hash256> FilesWriter::RefsFor(const std::vector<std::string>& touched,
+                                          const std::optional<Hash256>& new_content) const {
+  std::vector<Hash256> refs;
+  if (auto head = reading_.observed_head()) refs.push_back(*head);
+  for (const auto& path : touched) {
+    if (auto last = reading_.LastEventAt(path)) refs.push_back(*last);
+    auto file = reading_.files().find(path);
+    if (file != reading_.files().end()) refs.push_back(file->second.content.hash);
+  }
+  if (new_content) refs.push_back(*new_content);
+  for (const auto& path : touched) {
+    for (const auto& loser : reading_.ConflictingEvents(path)) refs.push_back(loser);
+  }
+  return log::DedupBlockRefs(refs);
+}
+
+Result<Hash256> FilesWriter::Append(const std::string& payload, const std::vector<Hash256>& refs) {
+  NB_ASSIGN_OR_RETURN(log::ValidEvent event, batch_
+                                                 ? hub_.AppendPayloadStaged(payload, refs, *batch_)
+                                                 : hub_.AppendPayload(payload, refs));
+  auto decoded = DecodeEvent(event.hash, event.envelope.block_refs, payload);
+  if (!decoded) return MakeError(ErrorCode::kInternal, "wrote an event we cannot decode");
+  reading_.AppendLocal(std::move(*decoded));
+  return event.hash;
+}
+
+void FilesWriter::BeginBatch() {
+  if (!batch_) batch_ = std::make_unique<store::BatchPublisher>(&hub_.store().primary());
+}
+
+Result<size_t> FilesWriter::CommitBatch() {
+  if (!batch_) return size_t{0};
+  auto committed = batch_->Commit();
+  batch_.reset();
+  return committed;
+}
+
+Result<Hash256> FilesWriter::CreateFile(const std::string& path, const ContentRef& content,
+                                        ByteSpan wrapped_key,
+                                        const std::optional<std::string>& mime_type) {
+  NB_RETURN_IF_ERROR(CheckPath(path));
+  Json content_json;
+  if (content.kind == ContentRef::Kind::kSingle) {
+    content_json = Json{{"protocol", "nb.content.single.v1"}, {"blockHash", content.hash.Hex()}};
+  } else {
+    content_json =
+        Json{{"protocol", "nb.content.manifest.v1"}, {"manifestHash", content.hash.Hex()}};
+  }
+  Json payload{{"type", "CREATE_FILE"},
+               {"path", path},
+               {"content", content_json},
+               {"wrappedKey", Base64Encode(wrapped_key)},
+               {"createdAt", NextTimestamp()}};
+  if (mime_type) payload["mimeType"] = *mime_type;
+  NB_ASSIGN_OR_RETURN(std::string text, Serialize(payload));
+  return Append(text, RefsFor({path}, content.hash));
+}
+
+Result<Hash256> FilesWriter::Mkdir(const std::string& path) {
+  NB_RETURN_IF_ERROR(CheckPath(path));
+  if (reading_.IsFile(path)) {
+    return MakeError(ErrorCode::kInvalidArgument, "a file exists at " + path);
+  }
+  NB_ASSIGN_OR_RETURN(
+      std::string text,
+      Serialize(Json{{"type", "MKDIR"}, {"path", path}, {"createdAt", NextTimestamp()}}));
+  return Append(text, RefsFor({path}, std::nullopt));
+}
+
+Result<Hash256> FilesWriter::Remove(const std::string& path, bool recursive) {
+  NB_RETURN_IF_ERROR(CheckPath(path));
+  bool is_file = reading_.IsFile(path);
+  if (!is_file && !reading_.IsDirectory(path)) {
+    return MakeError(ErrorCode::kNotFound, "no such file or directory: " + path);
+  }
+  if (!is_file && !recursive) {
+    std::string prefix = path + "/";
+    auto f = reading_.files().lower_bound(prefix);
+    bool has_files = f != reading_.files().end() && f->first.rfind(prefix, 0) == 0;
+    auto d = reading_.explicit_dirs().lower_bound(prefix);
+    bool has_dirs = d != reading_.explicit_dirs().end() && d->rfind(prefix, 0) == 0;
+    if (has_files || has_dirs) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       path + " is a directory that is not empty (use rm -r)");
+    }
+  }
+  NB_ASSIGN_OR_RETURN(
+      std::string text,
+      Serialize(Json{{"type", "DELETE"}, {"path", path}, {"deletedAt", NextTimestamp()}}));
+  return Append(text, RefsFor({path}, std::nullopt));
+}
+
+Result<Hash256> FilesWriter::Rename(const std::string& from, const std::string& to) {
+  NB_RETURN_IF_ERROR(CheckPath(from));
+  NB_RETURN_IF_ERROR(CheckPath(to));
+  bool is_file = reading_.IsFile(from);
+  if (!is_file && !reading_.IsDirectory(from)) {
+    return MakeError(ErrorCode::kNotFound, "no such file or directory: " + from);
+  }
+  if (from == to) return MakeError(ErrorCode::kInvalidArgument, "source and target are the same");
+  if (!is_file && to.size() > from.size() && to.compare(0, from.size(), from) == 0 &&
+      to[from.size()] == '/') {
+    return MakeError(ErrorCode::kInvalidArgument, "cannot move a directory into itself");
+  }
+  // FORMAT.md §5: a RENAME goes past every timestamp already in the timeline.
+  int64_t when = std::max(NextTimestamp(), reading_.max_timestamp() + 1);
+  last_timestamp_ = when;
+  NB_ASSIGN_OR_RETURN(
+      std::string text,
+      Serialize(Json{{"type", "RENAME"}, {"fromPath", from}, {"toPath", to}, {"renamedAt", when}}));
+  return Append(text, RefsFor({from, to}, std::nullopt));
+}
+
+std::optional<std::string> GuessMimeType(std::string_view name) {
+  static const std::pair<const char*, const char*> kTypes[] = {
+      {".txt", "text/plain"},        {".md", "text/markdown"},      {".csv", "text/csv"},
+      {".html", "text/html"},        {".htm", "text/html"},         {".css", "text/css"},
+      {".js", "text/javascript"},    {".json", "application/json"}, {".xml", "application/xml"},
+      {".pdf", "application/pdf"},   {".zip", "application/zip"},   {".gz", "application/gzip"},
+      {".tar", "application/x-tar"}, {".png", "image/png"},         {".jpg", "image/jpeg"},
+      {".jpeg", "image/jpeg"},       {".gif", "image/gif"},         {".webp", "image/webp"},
+      {".svg", "image/svg+xml"},     {".mp3", "audio/mpeg"},        {".ogg", "audio/ogg"},
+      {".wav", "audio/wav"},         {".mp4", "video/mp4"},         {".webm", "video/webm"},
+  };
+  size_t dot = name.rfind('.');
+  size_t slash = name.rfind('/');
+  if (dot == std::string_view::npos || (slash != std::string_view::npos && dot < slash)) {
+    return std::nullopt;
+  }
+  std::string ext(name.substr(dot));
+  for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (const auto& [suffix, type] : kTypes) {
+    if (ext == suffix) return std::string(type);
+  }
+  return std::nullopt;
+}
+
+}  // namespace nb::apps::files

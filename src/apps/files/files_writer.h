@@ -1,0 +1,58 @@
+// Writes FILES events (FORMAT.md §5) for one hub and keeps the reading in
+// step. blockRefs follow the reference writer: the observed head, then for
+// each touched path (RENAME: from, then to) the last event that wrote it and
+// the content it left there, then the new content. Ours adds, last, the
+// losing heads of a conflict it overwrites, which marks it resolved.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "apps/files/content_ref.h"
+#include "apps/files/files_reading.h"
+#include "hub/hub.h"
+
+namespace nb::apps::files {
+
+class FilesWriter {
+ public:
+  // Replays the hub's history (both cores).
+  static Result<std::unique_ptr<FilesWriter>> Load(hub::Hub& hub);
+  FilesWriter(hub::Hub& hub, FilesReading reading);
+
+  const FilesReading& reading() const { return reading_; }
+  hub::Hub& hub() { return hub_; }
+
+  // Each call appends one event; user errors (missing source, file where a
+  // directory is wanted...) are kInvalidArgument/kNotFound with a clear line.
+  Result<Hash256> CreateFile(const std::string& path, const ContentRef& content,
+                             ByteSpan wrapped_key, const std::optional<std::string>& mime_type);
+  Result<Hash256> Mkdir(const std::string& path);
+  Result<Hash256> Remove(const std::string& path, bool recursive);
+  Result<Hash256> Rename(const std::string& from, const std::string& to);
+
+  // Wall-clock ms, never decreasing within this writer.
+  int64_t NextTimestamp();
+
+  // Batch mode: events are staged and appear together, durably, on
+  // CommitBatch (one sync instead of two per event). The reading sees them
+  // at once.
+  void BeginBatch();
+  Result<size_t> CommitBatch();
+
+ private:
+  std::vector<Hash256> RefsFor(const std::vector<std::string>& touched,
+                               const std::optional<Hash256>& new_content) const;
+  Result<Hash256> Append(const std::string& payload, const std::vector<Hash256>& refs);
+
+  hub::Hub& hub_;
+  FilesReading reading_;
+  int64_t last_timestamp_ = 0;
+  std::unique_ptr<store::BatchPublisher> batch_;
+};
+
+// Suggests a MIME type from a file name's extension (nullopt if unknown).
+std::optional<std::string> GuessMimeType(std::string_view name);
+
+}  // namespace nb::apps::files

@@ -1,0 +1,144 @@
+#include "store/batch_publisher.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <set>
+
+#include "crypto/random.h"
+
+namespace nb::store {
+namespace {
+
+Error IoError(const std::string& what, const std::filesystem::path& path, int err) {
+  return MakeError(ErrorCode::kIo, what + " " + path.string() + ": " + ErrnoText(err));
+}
+
+}  // namespace
+
+BatchPublisher::~BatchPublisher() {
+  for (const auto& s : staged_) ::unlink((s.dir / s.temp_name).c_str());
+}
+
+Result<bool> BatchPublisher::StageBlock(const Hash256& hash, ByteSpan bytes) {
+  if (root_->HasBlock(hash)) return false;
+  NB_RETURN_IF_ERROR(Stage(root_->blocks_dir(), hash.Hex() + ".bin", bytes, kBlocks));
+  return true;
+}
+
+Status BatchPublisher::StageEvent(const std::string& channel, const Hash256& hash, ByteSpan bytes) {
+  if (!IsHubId(channel)) return MakeError(ErrorCode::kInvalidArgument, "not a hub id: " + channel);
+  NB_RETURN_IF_ERROR(EnsureDirectory(root_->channel_dir(channel)));
+  return Stage(root_->channel_dir(channel), hash.Hex() + ".bin", bytes, kEvents);
+}
+
+Status BatchPublisher::Stage(const std::filesystem::path& dir, const std::string& name,
+                             ByteSpan bytes, Phase phase) {
+  std::array<uint8_t, 8> nonce;
+  crypto::RandomFill(nonce);
+  std::string temp_name =
+      std::string(kTempPrefix) + std::to_string(::getpid()) + "-" + HexEncode(nonce) + "-" + name;
+  std::filesystem::path temp = dir / temp_name;
+  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0 && errno == ENOENT) {
+    NB_RETURN_IF_ERROR(EnsureDirectory(dir));
+    fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  }
+  if (fd < 0) return IoError("cannot create", temp, errno);
+  size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int err = errno;
+      ::close(fd);
+      ::unlink(temp.c_str());
+      return IoError("cannot write", temp, err);
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::close(fd) != 0) {
+    int err = errno;
+    ::unlink(temp.c_str());
+    return IoError("cannot close", temp, err);
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  staged_.push_back(Staged{dir, std::move(temp_name), name, phase});
+  staged_bytes_ += bytes.size();
+  return Status::Ok();
+}
+
+Result<size_t> BatchPublisher::Commit() {
+  std::vector<Staged> staged;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    staged.swap(staged_);
+    staged_bytes_ = 0;
+  }
+  if (staged.empty()) return size_t{0};
+  auto remove_all = [&](size_t from) {
+    for (size_t i = from; i < staged.size(); ++i) {
+      ::unlink((staged[i].dir / staged[i].temp_name).c_str());
+    }
+  };
+  // One sync for every staged byte on this file system.
+  int root_fd = ::open(root_->path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (root_fd < 0) {
+    remove_all(0);
+    return IoError("cannot open", root_->path(), errno);
+  }
+  int rc = ::syncfs(root_fd);
+  int err = errno;
+  ::close(root_fd);
+  if (rc != 0) {
+    remove_all(0);
+    return IoError("cannot sync", root_->path(), err);
+  }
+  size_t created = 0;
+  for (int phase : {kBlocks, kEvents}) {
+    std::set<std::filesystem::path> dirs;
+    for (size_t i = 0; i < staged.size(); ++i) {
+      const Staged& s = staged[i];
+      if (s.phase != phase) continue;
+      std::filesystem::path temp = s.dir / s.temp_name;
+      std::filesystem::path final_path = s.dir / s.final_name;
+      if (::link(temp.c_str(), final_path.c_str()) == 0) {
+        ++created;
+      } else if (errno != EEXIST) {
+        // No hard links here (FAT, some FUSE mounts): rename if absent.
+        struct stat st;
+        if (::stat(final_path.c_str(), &st) != 0) {
+          if (::rename(temp.c_str(), final_path.c_str()) != 0) {
+            int e = errno;
+            remove_all(i);
+            return IoError("cannot publish", final_path, e);
+          }
+          ++created;
+        }
+      }
+      ::unlink(temp.c_str());
+      dirs.insert(s.dir);
+    }
+    for (const auto& dir : dirs) {
+      Status synced = SyncDirectory(dir);
+      if (!synced.ok()) {
+        remove_all(0);
+        return synced.error();
+      }
+    }
+  }
+  return created;
+}
+
+size_t BatchPublisher::staged_files() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return staged_.size();
+}
+
+uint64_t BatchPublisher::staged_bytes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return staged_bytes_;
+}
+
+}  // namespace nb::store

@@ -1,0 +1,66 @@
+// Durable publication of many files at the cost of one sync.
+//
+// Publishing one file at a time (store/file_io.h AtomicPublish) costs an
+// fsync of the file and of its directory: fine for one event, far too slow
+// for ten thousand small blocks. A BatchPublisher stages each file as a
+// temp file in its final directory (no fsync), then Commit() makes every
+// staged byte durable with one syncfs(), and only then gives each file its
+// final name (link, EEXIST = already there) and syncs each directory once.
+// Nothing appears under a final name before its bytes are durable; a crash
+// leaves only ".tmp-" files, which the store's reaper removes.
+//
+// Files are committed in phases: every phase-0 name (blocks) is durable
+// before any phase-1 name (events) appears, so an event is never visible
+// before the blocks it names. Staging is thread-safe; Commit is not
+// concurrent with Stage.
+#pragma once
+
+#include <filesystem>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "base/bytes.h"
+#include "base/status.h"
+#include "store/storage_root.h"
+
+namespace nb::store {
+
+class BatchPublisher {
+ public:
+  enum Phase { kBlocks = 0, kEvents = 1 };
+
+  explicit BatchPublisher(StorageRoot* root) : root_(root) {}
+  ~BatchPublisher();  // removes temps that were never committed
+  BatchPublisher(const BatchPublisher&) = delete;
+  BatchPublisher& operator=(const BatchPublisher&) = delete;
+
+  // Stages a block unless the root already has it. True if staged.
+  Result<bool> StageBlock(const Hash256& hash, ByteSpan bytes);
+  // Stages an event file (the caller has validated it).
+  Status StageEvent(const std::string& channel, const Hash256& hash, ByteSpan bytes);
+
+  // Makes everything staged durable and visible. Returns how many files were
+  // newly created (names that already existed are not counted).
+  Result<size_t> Commit();
+
+  size_t staged_files() const;
+  uint64_t staged_bytes() const;
+
+ private:
+  struct Staged {
+    std::filesystem::path dir;
+    std::string temp_name;
+    std::string final_name;
+    Phase phase;
+  };
+  Status Stage(const std::filesystem::path& dir, const std::string& name, ByteSpan bytes,
+               Phase phase);
+
+  StorageRoot* root_;
+  mutable std::mutex mu_;
+  std::vector<Staged> staged_;
+  uint64_t staged_bytes_ = 0;
+};
+
+}  // namespace nb::store
