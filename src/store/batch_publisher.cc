@@ -1,7 +1,6 @@
 #include "store/batch_publisher.h"
 
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <set>
@@ -40,6 +39,9 @@ Status BatchPublisher::Stage(const std::filesystem::path& dir, const std::string
   std::string temp_name =
       std::string(kTempPrefix) + std::to_string(::getpid()) + "-" + HexEncode(nonce) + "-" + name;
   std::filesystem::path temp = dir / temp_name;
+  // One writer at a time: creating files in one directory takes the
+  // directory's lock, and threads spinning on it cost more than they gain.
+  std::lock_guard<std::mutex> create_lock(create_mu_);
   int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0 && errno == ENOENT) {
     NB_RETURN_IF_ERROR(EnsureDirectory(dir));
@@ -103,21 +105,12 @@ Result<size_t> BatchPublisher::Commit() {
       if (s.phase != phase) continue;
       std::filesystem::path temp = s.dir / s.temp_name;
       std::filesystem::path final_path = s.dir / s.final_name;
-      if (::link(temp.c_str(), final_path.c_str()) == 0) {
-        ++created;
-      } else if (errno != EEXIST) {
-        // No hard links here (FAT, some FUSE mounts): rename if absent.
-        struct stat st;
-        if (::stat(final_path.c_str(), &st) != 0) {
-          if (::rename(temp.c_str(), final_path.c_str()) != 0) {
-            int e = errno;
-            remove_all(i);
-            return IoError("cannot publish", final_path, e);
-          }
-          ++created;
-        }
+      auto published = PublishTempAs(temp, final_path);
+      if (!published.ok()) {
+        remove_all(i);
+        return published.error();
       }
-      ::unlink(temp.c_str());
+      if (*published) ++created;
       dirs.insert(s.dir);
     }
     for (const auto& dir : dirs) {

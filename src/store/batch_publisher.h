@@ -59,6 +59,7 @@ class BatchPublisher {
 
   StorageRoot* root_;
   mutable std::mutex mu_;
+  std::mutex create_mu_;
   std::vector<Staged> staged_;
   uint64_t staged_bytes_ = 0;
 };

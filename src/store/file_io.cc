@@ -51,12 +51,16 @@ Status WriteAll(int fd, ByteSpan data, const fs::path& path) {
   return Status::Ok();
 }
 
-// Gives `temp` the name `final_path` without ever replacing an existing file.
-// link() is the primary path; file systems without hard links (FAT on USB
-// sticks, some FUSE mounts) fall back to rename after an existence check.
-Result<bool> PublishName(const fs::path& temp, const fs::path& final_path) {
-  if (::link(temp.c_str(), final_path.c_str()) == 0) {
-    ::unlink(temp.c_str());
+}  // namespace
+
+// rename(2) with RENAME_NOREPLACE is the primary path: one metadata update,
+// and no unlinked temp inode (ext4 scans recently deleted inodes on every
+// create, which made link+unlink several times slower for many small
+// files). Where it is unsupported, link() then unlink(); file systems
+// without hard links (FAT on USB sticks, some FUSE mounts) fall back to
+// rename after an existence check.
+Result<bool> PublishTempAs(const fs::path& temp, const fs::path& final_path) {
+  if (::renameat2(AT_FDCWD, temp.c_str(), AT_FDCWD, final_path.c_str(), RENAME_NOREPLACE) == 0) {
     return true;
   }
   int err = errno;
@@ -64,7 +68,19 @@ Result<bool> PublishName(const fs::path& temp, const fs::path& final_path) {
     ::unlink(temp.c_str());
     return false;
   }
-  if (err == EPERM || err == ENOTSUP || err == EOPNOTSUPP || err == EXDEV || err == EMLINK) {
+  if (err == EINVAL || err == ENOSYS || err == ENOTSUP) {
+    if (::link(temp.c_str(), final_path.c_str()) == 0) {
+      ::unlink(temp.c_str());
+      return true;
+    }
+    err = errno;
+    if (err == EEXIST) {
+      ::unlink(temp.c_str());
+      return false;
+    }
+  }
+  if (err == EPERM || err == ENOTSUP || err == EOPNOTSUPP || err == EXDEV || err == EMLINK ||
+      err == EINVAL) {
     struct stat st;
     if (::stat(final_path.c_str(), &st) == 0) {
       ::unlink(temp.c_str());
@@ -77,7 +93,7 @@ Result<bool> PublishName(const fs::path& temp, const fs::path& final_path) {
   return IoError("cannot publish", final_path, err);
 }
 
-}  // namespace
+namespace {}  // namespace
 
 std::string ErrnoText(int err) { return std::strerror(err); }
 
@@ -94,8 +110,8 @@ Result<Bytes> ReadFileBytes(const fs::path& path, uint64_t max_size) {
     return MakeError(ErrorCode::kCorrupt, path.string() + " is not a regular file");
   }
   if (static_cast<uint64_t>(st.st_size) > max_size) {
-    return MakeError(ErrorCode::kCorrupt, path.string() + " is larger than " +
-                                              std::to_string(max_size) + " bytes");
+    return MakeError(ErrorCode::kCorrupt,
+                     path.string() + " is larger than " + std::to_string(max_size) + " bytes");
   }
   Bytes out(static_cast<size_t>(st.st_size));
   size_t done = 0;
@@ -150,7 +166,7 @@ Result<bool> AtomicPublish(const fs::path& dir, const std::string& name, ByteSpa
       return written.error();
     }
   }
-  NB_ASSIGN_OR_RETURN(bool created, PublishName(temp, final_path));
+  NB_ASSIGN_OR_RETURN(bool created, PublishTempAs(temp, final_path));
   if (created && options.sync_directory) NB_RETURN_IF_ERROR(SyncDirectory(dir));
   return created;
 }

@@ -30,6 +30,10 @@ Result<Bytes> ReadFileBytes(const fs::path& path, uint64_t max_size);
 Result<bool> AtomicPublish(const fs::path& dir, const std::string& name, ByteSpan data,
                            const PublishOptions& options = {});
 
+// Gives the temp file `temp` the name `final_path` unless that name exists
+// (then the temp is removed and the result is false). Never replaces a file.
+Result<bool> PublishTempAs(const fs::path& temp, const fs::path& final_path);
+
 // Creates `dir` and its parents if missing.
 Status EnsureDirectory(const fs::path& dir);
 Status SyncDirectory(const fs::path& dir);

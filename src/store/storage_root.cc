@@ -36,9 +36,7 @@ bool ParseEntryName(std::string_view name, Hash256* hash) {
   return true;
 }
 
-bool IsHubId(std::string_view name) {
-  return IsLowerHex(name, 130) && name.substr(0, 2) == "04";
-}
+bool IsHubId(std::string_view name) { return IsLowerHex(name, 130) && name.substr(0, 2) == "04"; }
 
 Result<StorageRoot> StorageRoot::Open(const fs::path& path, bool create) {
   std::error_code ec;
@@ -222,8 +220,8 @@ Result<fs::path> StorageRoot::Quarantine(const fs::path& file, const std::string
                    .count();
   fs::path target = dir / (std::to_string(stamp) + "-" + prefix + file.filename().string());
   if (::rename(file.c_str(), target.c_str()) != 0) {
-    return MakeError(ErrorCode::kIo, "cannot quarantine " + file.string() + ": " +
-                                         ErrnoText(errno));
+    return MakeError(ErrorCode::kIo,
+                     "cannot quarantine " + file.string() + ": " + ErrnoText(errno));
   }
   std::ofstream log(dir / "reasons.log", std::ios::app);
   log << target.filename().string() << "\t" << file.string() << "\t" << reason << "\n";
