@@ -29,7 +29,7 @@ nlohmann::json LoadJson(const fs::path& path) {
   return nlohmann::json::parse(in);
 }
 
-nlohmann::json Vectors() {
+const nlohmann::json& Vectors() {
   static const nlohmann::json vectors = LoadJson(InteropDir() / "vectors.json");
   return vectors;
 }
@@ -38,8 +38,8 @@ TempDir::TempDir() {
   std::random_device rd;
   fs::path base = fs::temp_directory_path();
   for (int attempt = 0; attempt < 100; ++attempt) {
-    fs::path candidate = base / ("nbtest-" + std::to_string(::getpid()) + "-" +
-                                 std::to_string(rd()));
+    fs::path candidate =
+        base / ("nbtest-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
     std::error_code ec;
     if (fs::create_directory(candidate, ec)) {
       path_ = candidate;
@@ -60,8 +60,7 @@ void CopyTree(const fs::path& from, const fs::path& to) {
 }
 
 RunResult RunCli(const std::vector<std::string>& args,
-                 const std::map<std::string, std::string>& env,
-                 const std::string& stdin_data) {
+                 const std::map<std::string, std::string>& env, const std::string& stdin_data) {
   TempDir default_home;
   std::map<std::string, std::string> merged;
   for (char** e = environ; *e != nullptr; ++e) {

@@ -15,7 +15,7 @@ namespace fs = std::filesystem;
 // ../shared/interop (overridable with NEARBYTES_INTEROP_DIR).
 fs::path InteropDir();
 nlohmann::json LoadJson(const fs::path& path);
-nlohmann::json Vectors();
+const nlohmann::json& Vectors();
 
 // A fresh directory under the system temp dir, removed on destruction.
 class TempDir {
