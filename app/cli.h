@@ -24,6 +24,10 @@ struct GlobalOptions {
 
 class Context {
  public:
+  Context() { current_ = this; }
+  ~Context() { current_ = nullptr; }
+  static Context* current() { return current_; }
+
   GlobalOptions options;
 
   std::filesystem::path StorePath() const;
@@ -38,10 +42,18 @@ class Context {
 
   // Prints warnings about quarantined files met while reading.
   void ReportIncidents();
+  // After a successful command: mirrors this run's appends into the extra
+  // roots of the store.
+  Status Finish();
 
  private:
   std::unique_ptr<store::Store> store_;
+  Result<std::string> ReadSecretOnce();
+
   std::unique_ptr<hub::Hub> hub_;
+  std::string secret_;
+  bool appended_ = false;
+  static Context* current_;
 };
 
 // A command's body. Returns the exit code, or an error that main prints as
@@ -52,6 +64,7 @@ void SetCommand(CLI::App* command, CommandFn fn);
 // Registration of each group of subcommands.
 void RegisterCoreCommands(CLI::App& app, Context& ctx);
 void RegisterFilesCommands(CLI::App& app, Context& ctx);
+void RegisterFolderSyncCommands(CLI::App& app, Context& ctx);
 // say, chat, profile and members (cmd_chat.cc).
 void RegisterChatCommands(CLI::App& app, Context& ctx);
 

@@ -1,14 +1,16 @@
 // hub, log and verify: the commands that show the history layer itself.
 #include <algorithm>
 #include <atomic>
-#include <mutex>
 #include <iostream>
+#include <mutex>
 #include <set>
 #include <thread>
 
 #include "apps/payload.h"
 #include "base/parallel.h"
 #include "cli.h"
+#include "hub/home.h"
+#include "hub/keyring.h"
 
 namespace nb::cli {
 namespace {
@@ -49,8 +51,13 @@ std::string TypeLabel(const EventRow& row) {
   return row.summary->type;
 }
 
-Result<int> HubCreate(Context& ctx) {
+Result<int> HubCreate(Context& ctx, bool remember) {
   NB_ASSIGN_OR_RETURN(hub::Hub * hub, ctx.OpenHub(/*create=*/true));
+  if (remember) {
+    NB_ASSIGN_OR_RETURN(std::string secret, ctx.ReadSecret());
+    NB_ASSIGN_OR_RETURN(hub::Keyring keyring, hub::Keyring::Load(hub::HomeDir()));
+    NB_RETURN_IF_ERROR(keyring.Remember(hub->id(), secret));
+  }
   if (ctx.options.json) {
     PrintJson(Json{{"id", hub->id()},
                    {"name", hub->keys().display_name()},
@@ -58,6 +65,35 @@ Result<int> HubCreate(Context& ctx) {
   } else {
     std::cout << "Hub \"" << hub->keys().display_name() << "\" is ready in "
               << hub->store().primary().path().string() << "\n  id " << hub->id() << "\n";
+  }
+  return 0;
+}
+
+Result<int> HubForget(Context& ctx) {
+  NB_ASSIGN_OR_RETURN(hub::HubKeys keys, ctx.Keys());
+  NB_ASSIGN_OR_RETURN(hub::Keyring keyring, hub::Keyring::Load(hub::HomeDir()));
+  NB_RETURN_IF_ERROR(keyring.Forget(keys.id()));
+  if (!ctx.options.quiet) std::cout << "forgot the secret of hub " << keys.display_name() << "\n";
+  return 0;
+}
+
+Result<int> HubList(Context& ctx) {
+  NB_ASSIGN_OR_RETURN(hub::Keyring keyring, hub::Keyring::Load(hub::HomeDir()));
+  Json out = Json::array();
+  for (const auto& [id, secret] : keyring.secrets()) {
+    auto parsed = hub::ParseSecret(secret);
+    std::string name = parsed.ok() && parsed->display_name ? *parsed->display_name : "";
+    out.push_back(Json{{"id", id}, {"name", name}});
+  }
+  if (ctx.options.json) {
+    PrintJson(out);
+  } else if (out.empty()) {
+    std::cout << "no hub secrets on this machine (nearbytes hub create remembers one)\n";
+  } else {
+    for (const auto& h : out) {
+      std::cout << h["id"].get<std::string>().substr(0, 16) << "...  "
+                << h["name"].get<std::string>() << "\n";
+    }
   }
   return 0;
 }
@@ -134,9 +170,8 @@ Result<int> LogCommand(Context& ctx) {
       events.push_back(std::move(item));
     }
     for (const auto& refused : loaded.refused) {
-      events.push_back(Json{{"hash", refused.hash.Hex()},
-                            {"valid", false},
-                            {"error", refused.reason}});
+      events.push_back(
+          Json{{"hash", refused.hash.Hex()}, {"valid", false}, {"error", refused.reason}});
     }
     PrintJson(Json{{"hub", hub->id()}, {"events", events}});
   } else {
@@ -201,9 +236,8 @@ Result<VerifyReport> VerifyStore(store::Store& store) {
     }
     std::vector<crypto::Hash256> blocks;
     NB_RETURN_IF_ERROR(root.ForEachBlock([&](const crypto::Hash256& h) { blocks.push_back(h); }));
-    ParallelFor(blocks.size(), 0, [&](size_t i) {
-      record(root.VerifyBlock(blocks[i]), &report.blocks_ok);
-    });
+    ParallelFor(blocks.size(), 0,
+                [&](size_t i) { record(root.VerifyBlock(blocks[i]), &report.blocks_ok); });
   }
   store.TakeIncidents();  // already in problems
   return report;
@@ -236,14 +270,26 @@ Result<int> VerifyCommand(Context& ctx) {
 void RegisterCoreCommands(CLI::App& app, Context& ctx) {
   CLI::App* hub = app.add_subcommand("hub", "Create a hub or show what one holds");
   hub->require_subcommand(1);
-  SetCommand(hub->add_subcommand("create", "Create the hub of your secret in the store "
-                                           "(nothing happens if it exists)"),
-             [&ctx] { return HubCreate(ctx); });
+  auto no_remember = std::make_shared<bool>(false);
+  auto* create = hub->add_subcommand("create",
+                                     "Create the hub of your secret in the store "
+                                     "(nothing happens if it exists) and remember "
+                                     "the secret on this machine");
+  create->add_flag("--no-remember", *no_remember,
+                   "Do not keep the secret in $NEARBYTES_HOME/secrets");
+  SetCommand(create, [&ctx, no_remember] { return HubCreate(ctx, !*no_remember); });
+  SetCommand(hub->add_subcommand("forget",
+                                 "Remove this hub's secret from this machine "
+                                 "(its data stays)"),
+             [&ctx] { return HubForget(ctx); });
+  SetCommand(hub->add_subcommand("list", "The hubs whose secret this machine holds"),
+             [&ctx] { return HubList(ctx); });
   SetCommand(hub->add_subcommand("info", "Show the hub's id, name, events, blocks and size"),
              [&ctx] { return HubInfo(ctx); });
 
-  SetCommand(app.add_subcommand("log", "List the hub's events: hash, payload type, blockRefs, "
-                                       "validity (exit 1 if any is invalid)"),
+  SetCommand(app.add_subcommand("log",
+                                "List the hub's events: hash, payload type, blockRefs, "
+                                "validity (exit 1 if any is invalid)"),
              [&ctx] { return LogCommand(ctx); });
   SetCommand(app.add_subcommand("verify",
                                 "Check every block and event of the store (no secret needed); "

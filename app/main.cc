@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
 
   nb::cli::RegisterCoreCommands(app, ctx);
   nb::cli::RegisterFilesCommands(app, ctx);
+  nb::cli::RegisterFolderSyncCommands(app, ctx);
   nb::cli::RegisterChatCommands(app, ctx);
 
   try {

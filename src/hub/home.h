@@ -3,10 +3,17 @@
 #pragma once
 
 #include <filesystem>
+#include <vector>
 
 namespace nb::hub {
 
 std::filesystem::path HomeDir();
 std::filesystem::path DefaultStorePath();
+
+// Extra storage roots of the default store ($NEARBYTES_HOME/config.json,
+// "roots"): folders a cloud client or a share keeps in step. They are read
+// on every open and receive every append.
+std::vector<std::filesystem::path> LoadExtraRoots();
+bool SaveExtraRoots(const std::vector<std::filesystem::path>& roots);
 
 }  // namespace nb::hub

@@ -281,9 +281,10 @@ TEST_F(ChatCli, BadInputIsOneClearLine) {
   EXPECT_TRUE(one_line(no_hub)) << no_hub.err;
   EXPECT_NE(no_hub.err.find("no hub"), std::string::npos) << no_hub.err;
 
-  // No secret at all (and no terminal to ask on).
+  // No secret at all (and no terminal to ask on): a home whose keyring is
+  // empty, since `hub create` remembers the secret of the hub it made.
   RunResult no_secret =
-      RunCli({"--store", store_, "chat"}, {{"NEARBYTES_HOME", (dir_ / "ada").string()}});
+      RunCli({"--store", store_, "chat"}, {{"NEARBYTES_HOME", (dir_ / "nobody").string()}});
   EXPECT_EQ(no_secret.exit_code, 1);
   EXPECT_TRUE(one_line(no_secret)) << no_secret.err;
   EXPECT_NE(no_secret.err.find("secret"), std::string::npos);
