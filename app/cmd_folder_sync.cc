@@ -79,12 +79,6 @@ Result<int> Sync(Context& ctx, const SyncArgs& args) {
     auto opened = hub::Hub::Open(local, std::move(keys), /*create=*/true);
     if (opened.ok()) readable.push_back(std::move(*opened));
   }
-  NB_ASSIGN_OR_RETURN(auto db, apps::OpenStateDb(*local));
-  std::map<std::string, apps::HubSummary> before;
-  for (auto& hub : readable) {
-    NB_ASSIGN_OR_RETURN(before[hub->id()], apps::SummarizeHub(*hub, *db));
-  }
-
   Progress progress("sync", 0, 0, !ctx.options.quiet);
   options.progress = [&](uint64_t bytes) { progress.SetBytes(bytes); };
   auto report = sync::SyncFolder(*local, args.folder, options);
@@ -92,10 +86,21 @@ Result<int> Sync(Context& ctx, const SyncArgs& args) {
   ctx.ReportIncidents();
   if (!report.ok()) return report.error();
 
+  // What the readings gained, for hubs that received events. The index has
+  // not seen them yet, so it still describes the state before the sync.
   Json gains = Json::array();
+  std::unique_ptr<apps::state::StateDb> db;
   for (auto& hub : readable) {
+    if (std::find(report->hubs_changed.begin(), report->hubs_changed.end(), hub->id()) ==
+            report->hubs_changed.end() ||
+        report->pulled.events == 0) {
+      continue;
+    }
+    if (!db) {
+      NB_ASSIGN_OR_RETURN(db, apps::OpenStateDb(*local));
+    }
+    NB_ASSIGN_OR_RETURN(apps::HubSummary b, apps::SummarizeHub(*hub, *db, /*refresh=*/false));
     NB_ASSIGN_OR_RETURN(apps::HubSummary after, apps::SummarizeHub(*hub, *db));
-    const auto& b = before[hub->id()];
     auto delta = [](size_t a, size_t b) {
       return static_cast<int64_t>(a) - static_cast<int64_t>(b);
     };
@@ -123,6 +128,8 @@ Result<int> Sync(Context& ctx, const SyncArgs& args) {
                    {"seconds", progress.ElapsedSeconds()}});
   } else {
     for (const auto& line : report->rejected) std::cerr << "nearbytes: rejected " << line << "\n";
+  }
+  if (!ctx.options.json && !ctx.options.quiet) {
     auto line = [](const char* what, const sync::CarryStats& s) {
       std::cout << what << s.events << " event(s), " << s.blocks << " block(s), "
                 << HumanBytes(s.bytes) << "\n";

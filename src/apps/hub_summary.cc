@@ -8,9 +8,9 @@ Result<std::unique_ptr<state::StateDb>> OpenStateDb(store::Store& store) {
   return state::StateDb::Open(store.primary().state_dir() / "state.sqlite");
 }
 
-Result<HubSummary> SummarizeHub(hub::Hub& hub, state::StateDb& db) {
+Result<HubSummary> SummarizeHub(hub::Hub& hub, state::StateDb& db, bool refresh) {
   state::EventIndex index(&db, &hub);
-  NB_RETURN_IF_ERROR(index.Refresh());
+  if (refresh) NB_RETURN_IF_ERROR(index.Refresh());
   NB_ASSIGN_OR_RETURN(auto events, index.LoadAll());
   HubSummary summary;
   summary.events = events.size();

@@ -15,7 +15,10 @@ struct HubSummary {
   size_t messages = 0;
 };
 
-Result<HubSummary> SummarizeHub(hub::Hub& hub, state::StateDb& db);
+// With `refresh`, the index is first brought in step with the store;
+// without, the summary describes what the index last saw (e.g. "before" a
+// sync that has since added files).
+Result<HubSummary> SummarizeHub(hub::Hub& hub, state::StateDb& db, bool refresh = true);
 
 // The state database of a store: <primary root>/.nearbytes/state.sqlite.
 Result<std::unique_ptr<state::StateDb>> OpenStateDb(store::Store& store);
