@@ -11,6 +11,7 @@
 #include <iterator>
 
 #include "apps/chat/chat_reading.h"
+#include "apps/hub_summary.h"
 #include "apps/hub_timeline.h"
 #include "apps/profile/identity.h"
 #include "apps/profile/profile_reading.h"
@@ -91,10 +92,28 @@ struct Readings {
   ProfileReading profiles;
 };
 
-Result<Readings> LoadReadings(Context& ctx) {
+// The chat comes from the store's persisted projection (only new events
+// cost a signature check; `chat_limit` rows are read, 0 = all), the
+// profiles from the identity records alone. Without a usable state database
+// (a read-only store) everything is replayed.
+Result<Readings> LoadReadings(Context& ctx, size_t chat_limit = 0) {
   Readings out;
   NB_ASSIGN_OR_RETURN(out.hub, ctx.OpenHub(/*create=*/false));
-  NB_ASSIGN_OR_RETURN(apps::HubTimeline timeline, apps::LoadTimeline(*out.hub));
+  auto db = apps::OpenStateDb(out.hub->store());
+  if (db.ok()) {
+    apps::state::EventIndex index(db->get(), out.hub);
+    NB_ASSIGN_OR_RETURN(auto refreshed, index.Refresh());
+    ctx.ReportIncidents();
+    NB_ASSIGN_OR_RETURN(auto messages, index.ChatMessages(chat_limit));
+    NB_ASSIGN_OR_RETURN(size_t chat_events, index.KindCount(apps::state::kKindChat));
+    NB_ASSIGN_OR_RETURN(size_t chat_rows, index.ChatCount());
+    out.chat.emplace(ChatReading::FromMessages(out.hub->keys().public_key(), std::move(messages),
+                                               chat_events - std::min(chat_events, chat_rows)));
+    NB_ASSIGN_OR_RETURN(auto identities, index.LoadAll(apps::state::kKindIdentity));
+    out.profiles = ProfileReading::Replay(identities);
+    return out;
+  }
+  NB_ASSIGN_OR_RETURN(apps::HubTimeline timeline, apps::LoadTimelineUncached(*out.hub));
   ctx.ReportIncidents();
   out.chat.emplace(ChatReading::Replay(out.hub->keys().public_key(), timeline.events));
   out.profiles = ProfileReading::Replay(timeline.events);
@@ -229,7 +248,7 @@ Result<int> Chat(Context& ctx, const ChatOptions& options) {
   if (options.follow) {
     NB_ASSIGN_OR_RETURN(watcher, log::ChannelWatcher::Start(&hub->log()));
   }
-  NB_ASSIGN_OR_RETURN(Readings readings, LoadReadings(ctx));
+  NB_ASSIGN_OR_RETURN(Readings readings, LoadReadings(ctx, options.limit));
   ChatReading& chat = *readings.chat;
   const auto& messages = chat.messages();
   size_t first =

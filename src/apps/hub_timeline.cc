@@ -1,5 +1,6 @@
 #include "apps/hub_timeline.h"
 
+#include "apps/state/event_index.h"
 #include "base/parallel.h"
 
 namespace nb::apps {
@@ -12,6 +13,18 @@ std::optional<files::DecodedEvent> DecodeValidEvent(const hub::Hub& hub,
 }
 
 Result<HubTimeline> LoadTimeline(hub::Hub& hub, unsigned threads) {
+  auto db = state::StateDb::Open(hub.store().primary().state_dir() / "state.sqlite");
+  if (!db.ok()) return LoadTimelineUncached(hub, threads);
+  state::EventIndex index(db->get(), &hub);
+  NB_ASSIGN_OR_RETURN(state::RefreshReport report, index.Refresh(threads));
+  HubTimeline timeline;
+  timeline.refused = std::move(report.refused);
+  NB_ASSIGN_OR_RETURN(timeline.events, index.LoadAll());
+  NB_ASSIGN_OR_RETURN(timeline.undecodable, index.UndecodableCount());
+  return timeline;
+}
+
+Result<HubTimeline> LoadTimelineUncached(hub::Hub& hub, unsigned threads) {
   NB_ASSIGN_OR_RETURN(log::LoadedEvents loaded, log::LoadAllEvents(hub.log(), threads));
   std::vector<std::optional<files::DecodedEvent>> decoded(loaded.valid.size());
   ParallelFor(loaded.valid.size(), threads,

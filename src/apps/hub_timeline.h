@@ -16,7 +16,12 @@ struct HubTimeline {
   std::vector<log::RefusedEvent> refused;   // invalid files (now in quarantine)
 };
 
+// Uses the store's verified-event index (<primary>/.nearbytes/state.sqlite):
+// only events not seen before are verified and decrypted. Without a usable
+// index (a read-only store), every event is verified.
 Result<HubTimeline> LoadTimeline(hub::Hub& hub, unsigned threads = 0);
+// The same without the index: verifies and decrypts every event.
+Result<HubTimeline> LoadTimelineUncached(hub::Hub& hub, unsigned threads = 0);
 
 // Decrypts and decodes one event; nullopt if the payload is unreadable.
 std::optional<files::DecodedEvent> DecodeValidEvent(const hub::Hub& hub,

@@ -203,6 +203,15 @@ ChatReading ChatReading::Replay(crypto::PublicKey hub_key, const std::vector<Dec
   return reading;
 }
 
+ChatReading ChatReading::FromMessages(crypto::PublicKey hub_key, std::vector<ChatMessage> messages,
+                                      size_t skipped) {
+  ChatReading reading(std::move(hub_key));
+  for (const auto& message : messages) reading.seen_.insert(message.event_hash);
+  reading.messages_ = std::move(messages);
+  reading.skipped_ = skipped;
+  return reading;
+}
+
 std::optional<ChatMessage> ChatReading::Apply(const DecodedEvent& event) {
   ChatMessage message;
   ChatDecode status = DecodeChatEvent(hub_key_, event, &message);

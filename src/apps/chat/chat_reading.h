@@ -103,6 +103,11 @@ class ChatReading {
   static ChatReading Replay(crypto::PublicKey hub_key, const std::vector<DecodedEvent>& events,
                             unsigned threads = 0);
 
+  // A reading restored from a persisted projection: `messages` in timeline
+  // order (possibly only the latest ones), `skipped` malformed records.
+  static ChatReading FromMessages(crypto::PublicKey hub_key, std::vector<ChatMessage> messages,
+                                  size_t skipped);
+
   // Folds in one event. Returns the message it added, if it added one.
   std::optional<ChatMessage> Apply(const DecodedEvent& event);
 

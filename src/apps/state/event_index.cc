@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "apps/hub_timeline.h"
+#include "apps/payload.h"
 #include "base/parallel.h"
 
 namespace nb::apps::state {
@@ -52,6 +53,60 @@ crypto::Hash256 HashFromBlob(ByteSpan blob) {
 }
 
 }  // namespace
+
+EventKind KindOf(const files::DecodedEvent& event) {
+  if (event.files) return kKindFiles;
+  auto summary = SummarizePayload(event.app_payload);
+  if (summary && summary->protocol == chat::kChatProtocol) return kKindChat;
+  if (summary && summary->protocol.rfind("nb.identity.", 0) == 0) return kKindIdentity;
+  return kKindOther;
+}
+
+Status EventIndex::Store(const crypto::Hash256& hash, const store::EntryStat& stat,
+                         const std::vector<crypto::Hash256>& refs,
+                         const files::DecodedEvent* decoded, const std::string& payload) {
+  if (!put_event_) {
+    NB_ASSIGN_OR_RETURN(
+        put_event_,
+        db_->Prepare("INSERT OR REPLACE INTO events(hub, hash, size, mtime_ns, timestamp, kind, "
+                     "refs, payload) VALUES(?, ?, ?, ?, ?, ?, ?, ?)"));
+  }
+  Statement& put = *put_event_;
+  put.Bind(1, hub_->id())
+      .BindBlob(2, hash.bytes)
+      .Bind(3, static_cast<int64_t>(stat.size))
+      .Bind(4, stat.mtime_ns)
+      .BindBlob(7, PackRefs(refs));
+  EventKind kind = decoded ? KindOf(*decoded) : kKindOther;
+  put.Bind(6, static_cast<int64_t>(kind));
+  if (decoded) {
+    put.Bind(5, decoded->timestamp).Bind(8, payload);
+  } else {
+    put.BindNull(5).BindNull(8);
+  }
+  NB_RETURN_IF_ERROR(put.Run());
+  if (kind != kKindChat) return Status::Ok();
+  chat::ChatMessage message;
+  if (chat::DecodeChatEvent(hub_->keys().public_key(), *decoded, &message) !=
+      chat::ChatDecode::kMessage) {
+    return Status::Ok();
+  }
+  if (!put_chat_) {
+    NB_ASSIGN_OR_RETURN(
+        put_chat_,
+        db_->Prepare("INSERT OR REPLACE INTO chat(hub, published_at, hash, ts, body, verified, "
+                     "author_status, author_id) VALUES(?, ?, ?, ?, ?, ?, ?, ?)"));
+  }
+  return put_chat_->Bind(1, hub_->id())
+      .Bind(2, message.published_at)
+      .BindBlob(3, message.event_hash.bytes)
+      .Bind(4, message.ts)
+      .Bind(5, message.body)
+      .Bind(6, message.verified ? 1 : 0)
+      .Bind(7, static_cast<int64_t>(message.author_status))
+      .Bind(8, message.author_id)
+      .Run();
+}
 
 Result<RefreshReport> EventIndex::Refresh(unsigned threads) {
   RefreshReport report;
@@ -142,10 +197,6 @@ Result<RefreshReport> EventIndex::Refresh(unsigned threads) {
   });
 
   StateDb::Transaction txn(db_);
-  NB_ASSIGN_OR_RETURN(
-      Statement put,
-      db_->Prepare("INSERT OR REPLACE INTO events(hub, hash, size, mtime_ns, timestamp, refs, "
-                   "payload) VALUES(?, ?, ?, ?, ?, ?, ?)"));
   for (size_t i = 0; i < candidates.size(); ++i) {
     auto& outcome = outcomes[i];
     if (outcome.refused) {
@@ -153,26 +204,24 @@ Result<RefreshReport> EventIndex::Refresh(unsigned threads) {
       continue;
     }
     if (!outcome.event) continue;
-    put.Bind(1, hub_id)
-        .BindBlob(2, candidates[i].hash.bytes)
-        .Bind(3, static_cast<int64_t>(candidates[i].stat.size))
-        .Bind(4, candidates[i].stat.mtime_ns)
-        .BindBlob(6, PackRefs(outcome.event->envelope.block_refs));
+    NB_RETURN_IF_ERROR(Store(candidates[i].hash, candidates[i].stat,
+                             outcome.event->envelope.block_refs,
+                             outcome.decoded ? &*outcome.decoded : nullptr, outcome.payload));
     if (outcome.decoded) {
-      put.Bind(5, outcome.decoded->timestamp).Bind(7, outcome.payload);
+      report.added.push_back(std::move(*outcome.decoded));
     } else {
-      put.BindNull(5).BindNull(7);
       ++report.undecodable;
     }
-    NB_RETURN_IF_ERROR(put.Run());
-    if (outcome.decoded) report.added.push_back(std::move(*outcome.decoded));
   }
   // Files that vanished from every root leave the index.
   NB_ASSIGN_OR_RETURN(Statement drop, db_->Prepare("DELETE FROM events WHERE hub=? AND hash=?"));
+  NB_ASSIGN_OR_RETURN(Statement drop_chat, db_->Prepare("DELETE FROM chat WHERE hub=? AND hash=?"));
   for (const auto& [hash, file] : known) {
     if (file.seen || listed.count(hash)) continue;
     drop.Bind(1, hub_id).BindBlob(2, hash.bytes);
     NB_RETURN_IF_ERROR(drop.Run());
+    drop_chat.Bind(1, hub_id).BindBlob(2, hash.bytes);
+    NB_RETURN_IF_ERROR(drop_chat.Run());
     ++report.removed;
   }
   // Remember the listing. A directory modified in the last two seconds may
@@ -190,11 +239,11 @@ Result<RefreshReport> EventIndex::Refresh(unsigned threads) {
   return report;
 }
 
-Result<std::vector<files::DecodedEvent>> EventIndex::LoadAll() {
-  NB_ASSIGN_OR_RETURN(
-      Statement all,
-      db_->Prepare("SELECT hash, refs, payload FROM events WHERE hub=? AND payload IS NOT NULL"));
-  all.Bind(1, hub_->id());
+Result<std::vector<files::DecodedEvent>> EventIndex::LoadAll(unsigned kinds) {
+  NB_ASSIGN_OR_RETURN(Statement all,
+                      db_->Prepare("SELECT hash, refs, payload FROM events WHERE hub=? AND "
+                                   "payload IS NOT NULL AND (kind & ?) != 0"));
+  all.Bind(1, hub_->id()).Bind(2, static_cast<int64_t>(kinds));
   std::vector<files::DecodedEvent> events;
   for (;;) {
     NB_ASSIGN_OR_RETURN(bool row, all.Step());
@@ -211,21 +260,55 @@ Status EventIndex::Record(const log::ValidEvent& event, const std::string& paylo
   if (root == nullptr) return MakeError(ErrorCode::kNotFound, "appended event is not on disk");
   NB_ASSIGN_OR_RETURN(store::EntryStat st, root->StatEvent(hub_->id(), event.hash));
   auto decoded = files::DecodeEvent(event.hash, event.envelope.block_refs, payload);
+  return Store(event.hash, st, event.envelope.block_refs, decoded ? &*decoded : nullptr, payload);
+}
+
+Result<std::vector<chat::ChatMessage>> EventIndex::ChatMessages(size_t limit) {
   NB_ASSIGN_OR_RETURN(
-      Statement put,
-      db_->Prepare("INSERT OR REPLACE INTO events(hub, hash, size, mtime_ns, timestamp, refs, "
-                   "payload) VALUES(?, ?, ?, ?, ?, ?, ?)"));
-  put.Bind(1, hub_->id())
-      .BindBlob(2, event.hash.bytes)
-      .Bind(3, static_cast<int64_t>(st.size))
-      .Bind(4, st.mtime_ns)
-      .BindBlob(6, PackRefs(event.envelope.block_refs));
-  if (decoded) {
-    put.Bind(5, decoded->timestamp).Bind(7, payload);
-  } else {
-    put.BindNull(5).BindNull(7);
+      Statement rows,
+      db_->Prepare("SELECT published_at, hash, ts, body, verified, author_status, author_id "
+                   "FROM chat WHERE hub=? ORDER BY published_at DESC, hash DESC LIMIT ?"));
+  rows.Bind(1, hub_->id()).Bind(2, limit == 0 ? INT64_MAX : static_cast<int64_t>(limit));
+  std::vector<chat::ChatMessage> out;
+  for (;;) {
+    NB_ASSIGN_OR_RETURN(bool row, rows.Step());
+    if (!row) break;
+    chat::ChatMessage m;
+    m.published_at = rows.Int(0);
+    m.event_hash = HashFromBlob(rows.Blob(1));
+    m.ts = rows.Int(2);
+    m.body = std::string(rows.Text(3));
+    m.verified = rows.Int(4) != 0;
+    m.author_status = static_cast<chat::AuthorStatus>(rows.Int(5));
+    m.author_id = std::string(rows.Text(6));
+    out.push_back(std::move(m));
   }
-  return put.Run();
+  std::reverse(out.begin(), out.end());
+  return out;
+}
+
+Result<size_t> EventIndex::ChatCount() {
+  NB_ASSIGN_OR_RETURN(Statement count, db_->Prepare("SELECT count(*) FROM chat WHERE hub=?"));
+  count.Bind(1, hub_->id());
+  NB_ASSIGN_OR_RETURN(bool row, count.Step());
+  return row ? static_cast<size_t>(count.Int(0)) : 0;
+}
+
+Result<size_t> EventIndex::KindCount(unsigned kinds) {
+  NB_ASSIGN_OR_RETURN(Statement count,
+                      db_->Prepare("SELECT count(*) FROM events WHERE hub=? AND payload IS NOT "
+                                   "NULL AND (kind & ?) != 0"));
+  count.Bind(1, hub_->id()).Bind(2, static_cast<int64_t>(kinds));
+  NB_ASSIGN_OR_RETURN(bool row, count.Step());
+  return row ? static_cast<size_t>(count.Int(0)) : 0;
+}
+
+Result<size_t> EventIndex::UndecodableCount() {
+  NB_ASSIGN_OR_RETURN(Statement count, db_->Prepare("SELECT count(*) FROM events WHERE hub=? AND "
+                                                    "payload IS NULL"));
+  count.Bind(1, hub_->id());
+  NB_ASSIGN_OR_RETURN(bool row, count.Step());
+  return row ? static_cast<size_t>(count.Int(0)) : 0;
 }
 
 Status EventIndex::InvalidateScans() {

@@ -6,14 +6,26 @@
 // removed by another program) leave the index on the next refresh.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "apps/chat/chat_reading.h"
 #include "apps/files/files_reading.h"
 #include "apps/state/state_db.h"
 #include "hub/hub.h"
 
 namespace nb::apps::state {
+
+// Which reading an event feeds; LoadAll can ask for some kinds only.
+enum EventKind : unsigned {
+  kKindOther = 1,
+  kKindFiles = 2,
+  kKindChat = 4,
+  kKindIdentity = 8,
+  kAllKinds = 15,
+};
+EventKind KindOf(const files::DecodedEvent& event);
 
 struct RefreshReport {
   std::vector<files::DecodedEvent> added;  // newly verified and decoded
@@ -29,16 +41,30 @@ class EventIndex {
 
   // Brings the index in step with the store's roots.
   Result<RefreshReport> Refresh(unsigned threads = 0);
-  // Every decodable event of the hub, from the index alone (no crypto).
-  Result<std::vector<files::DecodedEvent>> LoadAll();
+  // Every decodable event of the hub (of the given kinds), from the index
+  // alone (no crypto).
+  Result<std::vector<files::DecodedEvent>> LoadAll(unsigned kinds = kAllKinds);
+  // The chat projection: the last `limit` messages (0 = all) in timeline
+  // order, and how many there are.
+  Result<std::vector<chat::ChatMessage>> ChatMessages(size_t limit = 0);
+  Result<size_t> ChatCount();
+  // Events of the given kinds (decodable ones).
+  Result<size_t> KindCount(unsigned kinds);
+  // Events whose payload could not be decrypted or decoded.
+  Result<size_t> UndecodableCount();
   // Records an event this process has just appended (already verified).
   Status Record(const log::ValidEvent& event, const std::string& payload);
   // Forgets the listing state so the next Refresh lists every directory.
   Status InvalidateScans();
 
  private:
+  Status Store(const crypto::Hash256& hash, const store::EntryStat& stat,
+               const std::vector<crypto::Hash256>& refs, const files::DecodedEvent* decoded,
+               const std::string& payload);
+
   StateDb* db_;
   hub::Hub* hub_;
+  std::optional<Statement> put_event_, put_chat_;  // prepared once, reused
 };
 
 }  // namespace nb::apps::state

@@ -7,7 +7,7 @@ namespace nb::apps::state {
 namespace {
 
 // Bump when the schema changes: an older database is rebuilt from scratch.
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;
 
 constexpr std::string_view kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;
@@ -19,10 +19,25 @@ CREATE TABLE IF NOT EXISTS events (
   size INTEGER NOT NULL,
   mtime_ns INTEGER NOT NULL,
   timestamp INTEGER,          -- NULL: payload could not be decoded
+  kind INTEGER NOT NULL,      -- EventKind: which reading the payload feeds
   refs BLOB NOT NULL,         -- blockRefs, 32 bytes each
   payload TEXT,               -- decrypted inner payload JSON (local, never synced)
   PRIMARY KEY (hub, hash)
 ) WITHOUT ROWID;
+-- The chat projection: one row per message, kept in step with the index
+-- (rows come and go with their events), ordered by (publishedAt, hash).
+CREATE TABLE IF NOT EXISTS chat (
+  hub TEXT NOT NULL,
+  published_at INTEGER NOT NULL,
+  hash BLOB NOT NULL,
+  ts INTEGER NOT NULL,
+  body TEXT NOT NULL,
+  verified INTEGER NOT NULL,
+  author_status INTEGER NOT NULL,
+  author_id TEXT NOT NULL,
+  PRIMARY KEY (hub, published_at, hash)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS chat_by_hash ON chat(hub, hash);
 -- Channel directories as last listed: an unchanged directory mtime means no
 -- file was added or removed, so a reopen does not list it again.
 CREATE TABLE IF NOT EXISTS scans (
