@@ -10,6 +10,7 @@ Result<std::unique_ptr<state::StateDb>> OpenStateDb(store::Store& store) {
 
 Result<HubSummary> SummarizeHub(hub::Hub& hub, state::StateDb& db, bool refresh) {
   state::EventIndex index(&db, &hub);
+  index.KeepAdded(false);
   if (refresh) NB_RETURN_IF_ERROR(index.Refresh());
   NB_ASSIGN_OR_RETURN(auto events, index.LoadAll());
   HubSummary summary;

@@ -16,6 +16,7 @@ Result<HubTimeline> LoadTimeline(hub::Hub& hub, unsigned threads) {
   auto db = state::StateDb::Open(hub.store().primary().state_dir() / "state.sqlite");
   if (!db.ok()) return LoadTimelineUncached(hub, threads);
   state::EventIndex index(db->get(), &hub);
+  index.KeepAdded(false);  // everything is loaded below
   NB_ASSIGN_OR_RETURN(state::RefreshReport report, index.Refresh(threads));
   HubTimeline timeline;
   timeline.refused = std::move(report.refused);

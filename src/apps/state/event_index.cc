@@ -5,6 +5,7 @@
 #include <chrono>
 #include <map>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "apps/hub_timeline.h"
 #include "apps/payload.h"
@@ -12,12 +13,6 @@
 
 namespace nb::apps::state {
 namespace {
-
-struct KnownFile {
-  uint64_t size = 0;
-  int64_t mtime_ns = 0;
-  bool seen = false;
-};
 
 int64_t NowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -62,9 +57,20 @@ EventKind KindOf(const files::DecodedEvent& event) {
   return kKindOther;
 }
 
+std::optional<chat::ChatMessage> EventIndex::DecodeChat(const files::DecodedEvent& decoded) const {
+  if (KindOf(decoded) != kKindChat) return std::nullopt;
+  chat::ChatMessage message;
+  if (chat::DecodeChatEvent(hub_->keys().public_key(), decoded, &message) !=
+      chat::ChatDecode::kMessage) {
+    return std::nullopt;
+  }
+  return message;
+}
+
 Status EventIndex::Store(const crypto::Hash256& hash, const store::EntryStat& stat,
                          const std::vector<crypto::Hash256>& refs,
-                         const files::DecodedEvent* decoded, const std::string& payload) {
+                         const files::DecodedEvent* decoded, const std::string& payload,
+                         const chat::ChatMessage* chat) {
   if (!put_event_) {
     NB_ASSIGN_OR_RETURN(
         put_event_,
@@ -85,12 +91,8 @@ Status EventIndex::Store(const crypto::Hash256& hash, const store::EntryStat& st
     put.BindNull(5).BindNull(8);
   }
   NB_RETURN_IF_ERROR(put.Run());
-  if (kind != kKindChat) return Status::Ok();
-  chat::ChatMessage message;
-  if (chat::DecodeChatEvent(hub_->keys().public_key(), *decoded, &message) !=
-      chat::ChatDecode::kMessage) {
-    return Status::Ok();
-  }
+  if (chat == nullptr) return Status::Ok();
+  const chat::ChatMessage& message = *chat;
   if (!put_chat_) {
     NB_ASSIGN_OR_RETURN(
         put_chat_,
@@ -135,89 +137,98 @@ Result<RefreshReport> EventIndex::Refresh(unsigned threads) {
   if (changed.empty()) return report;
   report.listed = true;
 
-  // Everything the index knows about this hub.
-  std::unordered_map<crypto::Hash256, KnownFile> known;
+  // Every event the index knows of this hub (names only: a known name is
+  // not checked again, so reopening costs no per-file stat).
+  std::unordered_map<crypto::Hash256, bool> known;  // hash -> seen in a listing
   {
-    NB_ASSIGN_OR_RETURN(Statement all,
-                        db_->Prepare("SELECT hash, size, mtime_ns FROM events WHERE hub=?"));
+    NB_ASSIGN_OR_RETURN(Statement all, db_->Prepare("SELECT hash FROM events WHERE hub=?"));
     all.Bind(1, hub_id);
     for (;;) {
       NB_ASSIGN_OR_RETURN(bool row, all.Step());
       if (!row) break;
-      known.emplace(HashFromBlob(all.Blob(0)),
-                    KnownFile{static_cast<uint64_t>(all.Int(1)), all.Int(2), false});
+      known.emplace(HashFromBlob(all.Blob(0)), false);
     }
   }
 
   // List every root (a hash may move between roots), find what is new.
   struct Candidate {
     crypto::Hash256 hash;
-    store::StorageRoot* root;
     store::EntryStat stat;
   };
   std::vector<Candidate> candidates;
-  std::unordered_map<crypto::Hash256, bool> listed;
+  std::unordered_set<crypto::Hash256> listed;
   for (auto& root : store.roots()) {
     NB_ASSIGN_OR_RETURN(auto hashes, root.ListEvents(hub_id));
     for (const auto& hash : hashes) {
-      if (listed.count(hash)) continue;
-      listed.emplace(hash, true);
+      if (!listed.insert(hash).second) continue;
       auto it = known.find(hash);
-      auto st = root.StatEvent(hub_id, hash);
-      if (!st.ok()) continue;
       if (it != known.end()) {
-        it->second.seen = true;
-        if (it->second.size == st->size && it->second.mtime_ns == st->mtime_ns) continue;
+        it->second = true;
+        continue;
       }
-      candidates.push_back(Candidate{hash, &root, *st});
+      auto st = root.StatEvent(hub_id, hash);
+      if (st.ok()) candidates.push_back(Candidate{hash, *st});
     }
   }
 
-  // Verify and decode the new files on every core.
+  // Verify and decode the new files on every core, a slice at a time so
+  // memory stays bounded however large the hub (and an interrupted cold
+  // replay keeps what it did).
   struct Outcome {
     std::optional<log::ValidEvent> event;
     std::string payload;
     std::optional<files::DecodedEvent> decoded;
+    std::optional<chat::ChatMessage> chat;
     std::optional<std::string> refused;
   };
-  std::vector<Outcome> outcomes(candidates.size());
-  ParallelFor(candidates.size(), threads, [&](size_t i) {
-    auto& c = candidates[i];
-    auto valid = hub_->log().ReadEvent(c.hash);
-    if (!valid.ok()) {
-      if (valid.error().code != ErrorCode::kNotFound) outcomes[i].refused = valid.error().message;
-      return;
+  constexpr size_t kSlice = 16384;
+  for (size_t begin = 0; begin < candidates.size(); begin += kSlice) {
+    size_t n = std::min(kSlice, candidates.size() - begin);
+    std::vector<Outcome> outcomes(n);
+    ParallelFor(n, threads, [&](size_t i) {
+      auto& c = candidates[begin + i];
+      auto valid = hub_->log().ReadEvent(c.hash);
+      if (!valid.ok()) {
+        if (valid.error().code != ErrorCode::kNotFound) outcomes[i].refused = valid.error().message;
+        return;
+      }
+      auto payload = hub_->DecryptPayload(*valid);
+      if (payload.ok()) {
+        outcomes[i].decoded = files::DecodeEvent(valid->hash, valid->envelope.block_refs, *payload);
+        if (outcomes[i].decoded) outcomes[i].chat = DecodeChat(*outcomes[i].decoded);
+        outcomes[i].payload = std::move(*payload);
+      }
+      outcomes[i].event = std::move(*valid);
+    });
+    StateDb::Transaction txn(db_);
+    for (size_t i = 0; i < n; ++i) {
+      auto& outcome = outcomes[i];
+      const auto& c = candidates[begin + i];
+      if (outcome.refused) {
+        report.refused.push_back(log::RefusedEvent{c.hash, *outcome.refused});
+        continue;
+      }
+      if (!outcome.event) continue;
+      NB_RETURN_IF_ERROR(Store(c.hash, c.stat, outcome.event->envelope.block_refs,
+                               outcome.decoded ? &*outcome.decoded : nullptr, outcome.payload,
+                               outcome.chat ? &*outcome.chat : nullptr));
+      if (!outcome.decoded) {
+        ++report.undecodable;
+      } else if (keep_added_) {
+        report.added.push_back(std::move(*outcome.decoded));
+      } else {
+        ++report.added_count;
+      }
     }
-    auto payload = hub_->DecryptPayload(*valid);
-    if (payload.ok()) {
-      outcomes[i].decoded = files::DecodeEvent(valid->hash, valid->envelope.block_refs, *payload);
-      outcomes[i].payload = std::move(*payload);
-    }
-    outcomes[i].event = std::move(*valid);
-  });
+    NB_RETURN_IF_ERROR(txn.Commit());
+  }
 
   StateDb::Transaction txn(db_);
-  for (size_t i = 0; i < candidates.size(); ++i) {
-    auto& outcome = outcomes[i];
-    if (outcome.refused) {
-      report.refused.push_back(log::RefusedEvent{candidates[i].hash, *outcome.refused});
-      continue;
-    }
-    if (!outcome.event) continue;
-    NB_RETURN_IF_ERROR(Store(candidates[i].hash, candidates[i].stat,
-                             outcome.event->envelope.block_refs,
-                             outcome.decoded ? &*outcome.decoded : nullptr, outcome.payload));
-    if (outcome.decoded) {
-      report.added.push_back(std::move(*outcome.decoded));
-    } else {
-      ++report.undecodable;
-    }
-  }
   // Files that vanished from every root leave the index.
   NB_ASSIGN_OR_RETURN(Statement drop, db_->Prepare("DELETE FROM events WHERE hub=? AND hash=?"));
   NB_ASSIGN_OR_RETURN(Statement drop_chat, db_->Prepare("DELETE FROM chat WHERE hub=? AND hash=?"));
-  for (const auto& [hash, file] : known) {
-    if (file.seen || listed.count(hash)) continue;
+  for (const auto& [hash, seen] : known) {
+    if (seen || listed.count(hash)) continue;
     drop.Bind(1, hub_id).BindBlob(2, hash.bytes);
     NB_RETURN_IF_ERROR(drop.Run());
     drop_chat.Bind(1, hub_id).BindBlob(2, hash.bytes);
@@ -242,15 +253,19 @@ Result<RefreshReport> EventIndex::Refresh(unsigned threads) {
 Result<std::vector<files::DecodedEvent>> EventIndex::LoadAll(unsigned kinds) {
   NB_ASSIGN_OR_RETURN(Statement all,
                       db_->Prepare("SELECT hash, refs, payload FROM events WHERE hub=? AND "
-                                   "payload IS NOT NULL AND (kind & ?) != 0"));
-  all.Bind(1, hub_->id()).Bind(2, static_cast<int64_t>(kinds));
+                                   "kind=? AND payload IS NOT NULL"));
   std::vector<files::DecodedEvent> events;
-  for (;;) {
-    NB_ASSIGN_OR_RETURN(bool row, all.Step());
-    if (!row) break;
-    auto decoded =
-        files::DecodeEvent(HashFromBlob(all.Blob(0)), UnpackRefs(all.Blob(1)), all.Text(2));
-    if (decoded) events.push_back(std::move(*decoded));
+  for (unsigned kind : {kKindOther, kKindFiles, kKindChat, kKindIdentity}) {
+    if ((kinds & kind) == 0) continue;
+    all.Bind(1, hub_->id()).Bind(2, static_cast<int64_t>(kind));
+    for (;;) {
+      NB_ASSIGN_OR_RETURN(bool row, all.Step());
+      if (!row) break;
+      auto decoded =
+          files::DecodeEvent(HashFromBlob(all.Blob(0)), UnpackRefs(all.Blob(1)), all.Text(2));
+      if (decoded) events.push_back(std::move(*decoded));
+    }
+    all.Reset();
   }
   return events;
 }
@@ -260,7 +275,9 @@ Status EventIndex::Record(const log::ValidEvent& event, const std::string& paylo
   if (root == nullptr) return MakeError(ErrorCode::kNotFound, "appended event is not on disk");
   NB_ASSIGN_OR_RETURN(store::EntryStat st, root->StatEvent(hub_->id(), event.hash));
   auto decoded = files::DecodeEvent(event.hash, event.envelope.block_refs, payload);
-  return Store(event.hash, st, event.envelope.block_refs, decoded ? &*decoded : nullptr, payload);
+  auto chat = decoded ? DecodeChat(*decoded) : std::nullopt;
+  return Store(event.hash, st, event.envelope.block_refs, decoded ? &*decoded : nullptr, payload,
+               chat ? &*chat : nullptr);
 }
 
 Result<std::vector<chat::ChatMessage>> EventIndex::ChatMessages(size_t limit) {
@@ -296,11 +313,17 @@ Result<size_t> EventIndex::ChatCount() {
 
 Result<size_t> EventIndex::KindCount(unsigned kinds) {
   NB_ASSIGN_OR_RETURN(Statement count,
-                      db_->Prepare("SELECT count(*) FROM events WHERE hub=? AND payload IS NOT "
-                                   "NULL AND (kind & ?) != 0"));
-  count.Bind(1, hub_->id()).Bind(2, static_cast<int64_t>(kinds));
-  NB_ASSIGN_OR_RETURN(bool row, count.Step());
-  return row ? static_cast<size_t>(count.Int(0)) : 0;
+                      db_->Prepare("SELECT count(*) FROM events WHERE hub=? AND kind=? AND "
+                                   "payload IS NOT NULL"));
+  size_t total = 0;
+  for (unsigned kind : {kKindOther, kKindFiles, kKindChat, kKindIdentity}) {
+    if ((kinds & kind) == 0) continue;
+    count.Bind(1, hub_->id()).Bind(2, static_cast<int64_t>(kind));
+    NB_ASSIGN_OR_RETURN(bool row, count.Step());
+    if (row) total += static_cast<size_t>(count.Int(0));
+    count.Reset();
+  }
+  return total;
 }
 
 Result<size_t> EventIndex::UndecodableCount() {

@@ -1,9 +1,10 @@
 // The verified-event index of one hub: which event files were already
 // checked (hash, signature, channel) and decoded, keyed by hash with the
 // file's size and mtime. Reopening a hub costs a stat of each channel
-// directory when nothing changed, and verifies only new or changed files
-// otherwise (both cores). Events whose files vanished (quarantined, or
-// removed by another program) leave the index on the next refresh.
+// directory when nothing changed, and verifies only files with new names
+// otherwise (both cores). A known name is not checked again: its bytes were
+// verified when it was indexed, and `nearbytes verify` re-checks files. Events whose files vanished
+// (quarantined, or removed by another program) leave the index on the next refresh.
 #pragma once
 
 #include <optional>
@@ -29,6 +30,7 @@ EventKind KindOf(const files::DecodedEvent& event);
 
 struct RefreshReport {
   std::vector<files::DecodedEvent> added;  // newly verified and decoded
+  size_t added_count = 0;                  // the same, when not kept (see KeepAdded)
   size_t removed = 0;                      // events whose files disappeared
   size_t undecodable = 0;                  // new valid envelopes we cannot read
   std::vector<log::RefusedEvent> refused;  // new invalid files (quarantined)
@@ -39,6 +41,9 @@ class EventIndex {
  public:
   EventIndex(StateDb* db, hub::Hub* hub) : db_(db), hub_(hub) {}
 
+  // Whether Refresh returns the decoded events it added (default) or only
+  // counts them: a cold replay of a large hub need not hold them all.
+  void KeepAdded(bool keep) { keep_added_ = keep; }
   // Brings the index in step with the store's roots.
   Result<RefreshReport> Refresh(unsigned threads = 0);
   // Every decodable event of the hub (of the given kinds), from the index
@@ -58,13 +63,17 @@ class EventIndex {
   Status InvalidateScans();
 
  private:
+  // `chat` is the decoded message of a chat event (decoding checks record
+  // signatures, so Refresh does it on every core before storing).
   Status Store(const crypto::Hash256& hash, const store::EntryStat& stat,
                const std::vector<crypto::Hash256>& refs, const files::DecodedEvent* decoded,
-               const std::string& payload);
+               const std::string& payload, const chat::ChatMessage* chat);
+  std::optional<chat::ChatMessage> DecodeChat(const files::DecodedEvent& decoded) const;
 
   StateDb* db_;
   hub::Hub* hub_;
   std::optional<Statement> put_event_, put_chat_;  // prepared once, reused
+  bool keep_added_ = true;
 };
 
 }  // namespace nb::apps::state

@@ -7,7 +7,7 @@ namespace nb::apps::state {
 namespace {
 
 // Bump when the schema changes: an older database is rebuilt from scratch.
-constexpr int kSchemaVersion = 2;
+constexpr int kSchemaVersion = 3;
 
 constexpr std::string_view kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;
@@ -24,6 +24,9 @@ CREATE TABLE IF NOT EXISTS events (
   payload TEXT,               -- decrypted inner payload JSON (local, never synced)
   PRIMARY KEY (hub, hash)
 ) WITHOUT ROWID;
+-- Narrow indexes, so reopening a large hub never scans the payloads.
+CREATE INDEX IF NOT EXISTS events_hashes ON events(hub, hash);
+CREATE INDEX IF NOT EXISTS events_by_kind ON events(hub, kind);
 -- The chat projection: one row per message, kept in step with the index
 -- (rows come and go with their events), ordered by (publishedAt, hash).
 CREATE TABLE IF NOT EXISTS chat (
