@@ -14,8 +14,6 @@
 
 #include "testing/test_support.h"
 
-extern char** environ;
-
 namespace nb {
 namespace {
 
@@ -202,30 +200,6 @@ TEST(FolderSync, HostileFilesOnTheStickAreRejectedWithAReport) {
   EXPECT_EQ(hub_b, hub);
 }
 
-pid_t Spawn(const std::vector<std::string>& args, const std::map<std::string, std::string>& env) {
-  std::vector<std::string> strings{NEARBYTES_CLI_PATH};
-  strings.insert(strings.end(), args.begin(), args.end());
-  std::vector<std::string> env_strings;
-  for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
-  for (const auto& [k, v] : env) env_strings.push_back(k + "=" + v);
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    std::vector<char*> argv, envp;
-    for (auto& s : strings) argv.push_back(s.data());
-    argv.push_back(nullptr);
-    for (auto& s : env_strings) envp.push_back(s.data());
-    envp.push_back(nullptr);
-    int null_fd = ::open("/dev/null", O_RDWR);
-    ::dup2(null_fd, 0);
-    ::dup2(null_fd, 1);
-    ::dup2(null_fd, 2);
-    ::setsid();
-    ::execve(argv[0], argv.data(), envp.data());
-    _exit(127);
-  }
-  return pid;
-}
-
 TEST(FolderSync, KillNineMidSyncThenRerunConverges) {
   TempDir root, work;
   Device a(root / "a"), b(root / "b");
@@ -247,14 +221,14 @@ TEST(FolderSync, KillNineMidSyncThenRerunConverges) {
   ASSERT_EQ(a.Run({"put", (work / "bulk").string()}).exit_code, 0);
   auto env_a = a.env();
   for (int delay_ms : {30, 90, 200}) {
-    pid_t pid = Spawn({"sync", stick.string()}, env_a);
+    pid_t pid = nb::testing::SpawnCli({"sync", stick.string()}, env_a);
     std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
     ::kill(pid, SIGKILL);
     int status = 0;
     ::waitpid(pid, &status, 0);
   }
   auto env_b = b.env();
-  pid_t pid = Spawn({"sync", stick.string()}, env_b);
+  pid_t pid = nb::testing::SpawnCli({"sync", stick.string()}, env_b);
   std::this_thread::sleep_for(std::chrono::milliseconds(60));
   ::kill(pid, SIGKILL);
   ::waitpid(pid, nullptr, 0);

@@ -140,6 +140,30 @@ RunResult RunCli(const std::vector<std::string>& args,
   return result;
 }
 
+int SpawnCli(const std::vector<std::string>& args, const std::map<std::string, std::string>& env) {
+  std::vector<std::string> strings{NEARBYTES_CLI_PATH};
+  strings.insert(strings.end(), args.begin(), args.end());
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
+  for (const auto& [k, v] : env) env_strings.push_back(k + "=" + v);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    std::vector<char*> argv, envp;
+    for (auto& s : strings) argv.push_back(s.data());
+    argv.push_back(nullptr);
+    for (auto& s : env_strings) envp.push_back(s.data());
+    envp.push_back(nullptr);
+    int null_fd = ::open("/dev/null", O_RDWR);
+    ::dup2(null_fd, 0);
+    ::dup2(null_fd, 1);
+    ::dup2(null_fd, 2);
+    ::setsid();
+    ::execve(argv[0], argv.data(), envp.data());
+    _exit(127);
+  }
+  return pid;
+}
+
 std::string ReadText(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream ss;

@@ -46,6 +46,10 @@ RunResult RunCli(const std::vector<std::string>& args,
                  const std::map<std::string, std::string>& env = {},
                  const std::string& stdin_data = "");
 
+// Starts the nearbytes binary in the background (standard streams on
+// /dev/null, its own session) and returns its pid, for tests that kill it.
+int SpawnCli(const std::vector<std::string>& args, const std::map<std::string, std::string>& env);
+
 std::string ReadText(const fs::path& path);
 void WriteText(const fs::path& path, const std::string& text);
 
