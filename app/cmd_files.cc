@@ -446,8 +446,8 @@ Status WriteContentToStdout(store::Store& store, const crypto::SymmetricKey& hub
 Result<FileEntry> VersionEntry(const FilesReading& reading, const std::string& hex) {
   auto hash = crypto::Hash256::FromHex(hex);
   if (!hash) return MakeError(ErrorCode::kInvalidArgument, "--version needs a 64-hex event hash");
-  const auto* event = reading.FindEvent(*hash);
-  if (event == nullptr || !event->files || event->files->op != apps::files::FileOp::kCreateFile ||
+  auto event = reading.FindEvent(*hash);
+  if (!event || !event->files || event->files->op != apps::files::FileOp::kCreateFile ||
       !event->files->usable) {
     return MakeError(ErrorCode::kNotFound,
                      "no file version " + hex.substr(0, 16) + "... (see `nearbytes history PATH`)");
@@ -569,8 +569,7 @@ Result<int> History(Context& ctx, const std::string& raw) {
               {"path", v.path}};
     if (v.op == apps::files::FileOp::kRename) item["toPath"] = v.to_path;
     if (v.content) {
-      const auto* event = reading.FindEvent(v.event);
-      auto size = apps::files::ContentSize(store, hub_key, *v.content, event->files->wrapped_key);
+      auto size = apps::files::ContentSize(store, hub_key, *v.content, v.wrapped_key);
       if (size.ok()) item["size"] = *size;
       item["content"] = v.content->hash.Hex();
       item["live"] = live != reading.files().end() && live->second.origin_event == v.event;

@@ -1,6 +1,6 @@
 #include "apps/hub_summary.h"
 
-#include "apps/payload.h"
+#include "apps/state/files_projection.h"
 
 namespace nb::apps {
 
@@ -12,15 +12,10 @@ Result<HubSummary> SummarizeHub(hub::Hub& hub, state::StateDb& db, bool refresh)
   state::EventIndex index(&db, &hub);
   index.KeepAdded(false);
   if (refresh) NB_RETURN_IF_ERROR(index.Refresh());
-  NB_ASSIGN_OR_RETURN(auto events, index.LoadAll());
   HubSummary summary;
-  summary.events = events.size();
-  for (const auto& event : events) {
-    if (event.files) continue;
-    auto payload = SummarizePayload(event.app_payload);
-    if (payload && payload->protocol == "nb.chat.message.v1") ++summary.messages;
-  }
-  auto reading = files::FilesReading::Replay(std::move(events));
+  NB_ASSIGN_OR_RETURN(summary.events, index.KindCount(state::kAllKinds));
+  NB_ASSIGN_OR_RETURN(summary.messages, index.KindCount(state::kKindChat));
+  NB_ASSIGN_OR_RETURN(files::FilesReading reading, state::LoadFilesReading(index));
   summary.files = reading.files().size();
   summary.conflicts = reading.conflicts().size();
   return summary;

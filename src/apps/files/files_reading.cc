@@ -1,8 +1,10 @@
 #include "apps/files/files_reading.h"
 
 #include <algorithm>
+#include <cstring>
 #include <nlohmann/json.hpp>
 #include <queue>
+#include <unordered_set>
 
 namespace nb::apps::files {
 namespace {
@@ -144,38 +146,24 @@ std::optional<DecodedEvent> DecodeEvent(const Hash256& hash, const std::vector<H
   return out;
 }
 
-FilesReading FilesReading::Replay(std::vector<DecodedEvent> events) {
-  FilesReading reading;
-  // Deduplicate by hash (several roots can hold the same event).
-  std::sort(events.begin(), events.end(),
-            [](const DecodedEvent& a, const DecodedEvent& b) { return a.hash < b.hash; });
-  events.erase(
-      std::unique(events.begin(), events.end(),
-                  [](const DecodedEvent& a, const DecodedEvent& b) { return a.hash == b.hash; }),
-      events.end());
+std::vector<size_t> CanonicalOrder(const std::vector<OrderNode>& nodes) {
+  const size_t n = nodes.size();
   std::unordered_map<Hash256, size_t> by_hash;
-  for (size_t i = 0; i < events.size(); ++i) by_hash.emplace(events[i].hash, i);
-
-  // Parent edges: a FILES event's blockRefs[0] naming another decoded event.
-  const size_t n = events.size();
-  std::vector<size_t> parent(n, SIZE_MAX);
+  by_hash.reserve(n);
+  for (size_t i = 0; i < n; ++i) by_hash.emplace(nodes[i].hash, i);
   std::vector<std::vector<size_t>> children(n);
-  std::vector<size_t> pending(n, 0);
+  std::vector<uint8_t> pending(n, 0);
   for (size_t i = 0; i < n; ++i) {
-    if (!events[i].files || events[i].block_refs.empty()) continue;
-    auto it = by_hash.find(events[i].block_refs[0]);
+    if (!nodes[i].parent) continue;
+    auto it = by_hash.find(*nodes[i].parent);
     if (it == by_hash.end() || it->second == i) continue;
-    parent[i] = it->second;
     children[it->second].push_back(i);
     pending[i] = 1;
   }
-
   // Kahn's algorithm; among ready events: smallest timestamp, then hash.
   auto later = [&](size_t a, size_t b) {
-    if (events[a].timestamp != events[b].timestamp) {
-      return events[a].timestamp > events[b].timestamp;
-    }
-    return events[a].hash > events[b].hash;
+    if (nodes[a].timestamp != nodes[b].timestamp) return nodes[a].timestamp > nodes[b].timestamp;
+    return nodes[a].hash > nodes[b].hash;
   };
   std::priority_queue<size_t, std::vector<size_t>, decltype(later)> ready(later);
   for (size_t i = 0; i < n; ++i) {
@@ -203,63 +191,145 @@ FilesReading FilesReading::Replay(std::vector<DecodedEvent> events) {
     std::sort(rest.begin(), rest.end(), [&](size_t a, size_t b) { return later(b, a); });
     order.insert(order.end(), rest.begin(), rest.end());
   }
+  return order;
+}
 
-  std::vector<size_t> position(n);
-  reading.events_.reserve(n);
-  for (size_t k = 0; k < n; ++k) position[order[k]] = k;
-  for (size_t k = 0; k < n; ++k) {
-    reading.events_.push_back(std::move(events[order[k]]));
-    reading.index_.emplace(reading.events_.back().hash, k);
+std::vector<OrderNode> FilesOrderNodes(std::vector<OrderNode> nodes) {
+  std::unordered_set<Hash256> named;
+  for (auto& node : nodes) {
+    if (!node.files) node.parent.reset();  // only FILES events have parent edges
+    if (node.files && node.parent) named.insert(*node.parent);
   }
-  reading.parent_.assign(n, SIZE_MAX);
-  for (size_t i = 0; i < n; ++i) {
-    if (parent[i] != SIZE_MAX) reading.parent_[position[i]] = position[parent[i]];
+  std::erase_if(nodes,
+                [&](const OrderNode& node) { return !node.files && !named.count(node.hash); });
+  return nodes;
+}
+
+namespace {
+
+OrderNode OrderNodeOf(const DecodedEvent& event) {
+  OrderNode node{event.hash, event.timestamp, std::nullopt, event.files.has_value()};
+  if (event.files && !event.block_refs.empty()) node.parent = event.block_refs[0];
+  return node;
+}
+
+}  // namespace
+
+void FilesReading::BuildNodes(const std::vector<OrderNode>& ordered) {
+  const size_t n = ordered.size();
+  nodes_.clear();
+  nodes_.reserve(n);
+  index_.clear();
+  index_.reserve(n);
+  for (size_t k = 0; k < n; ++k) {
+    nodes_.push_back(Node{ordered[k].hash, ordered[k].timestamp, SIZE_MAX, ordered[k].files});
+    index_.emplace(ordered[k].hash, k);
+  }
+  for (size_t k = 0; k < n; ++k) {
+    if (!ordered[k].parent) continue;
+    auto it = index_.find(*ordered[k].parent);
+    // A parent always comes first in canonical order; a link that points
+    // forward (only possible in the collision fallback) is ignored so the
+    // links stay a forest.
+    if (it != index_.end() && it->second < k) nodes_[k].parent = it->second;
   }
 
   // DFS intervals over the parent forest (iterative: histories can be deep).
-  reading.enter_.assign(n, kNoInterval);
-  reading.leave_.assign(n, kNoInterval);
-  std::vector<std::vector<size_t>> kids(n);
+  enter_.assign(n, kNoInterval);
+  leave_.assign(n, kNoInterval);
+  std::vector<std::vector<uint32_t>> kids(n);
   for (size_t k = 0; k < n; ++k) {
-    if (reading.parent_[k] != SIZE_MAX) kids[reading.parent_[k]].push_back(k);
+    if (nodes_[k].parent != SIZE_MAX) kids[nodes_[k].parent].push_back(static_cast<uint32_t>(k));
   }
   uint32_t clock = 0;
   std::vector<std::pair<size_t, size_t>> stack;
   for (size_t root = 0; root < n; ++root) {
-    if (reading.parent_[root] != SIZE_MAX) continue;
+    if (nodes_[root].parent != SIZE_MAX) continue;
     stack.push_back({root, 0});
-    reading.enter_[root] = clock++;
+    enter_[root] = clock++;
     while (!stack.empty()) {
       auto& [node, next_child] = stack.back();
       if (next_child < kids[node].size()) {
         size_t child = kids[node][next_child++];
-        reading.enter_[child] = clock++;
+        enter_[child] = clock++;
         stack.push_back({child, 0});
       } else {
-        reading.leave_[node] = clock++;
+        leave_[node] = clock++;
         stack.pop_back();
       }
     }
   }
+}
 
-  for (size_t k = 0; k < n; ++k) reading.Apply(k);
+FilesReading FilesReading::Replay(std::vector<DecodedEvent> events) {
+  // Deduplicate by hash (several roots can hold the same event).
+  std::sort(events.begin(), events.end(),
+            [](const DecodedEvent& a, const DecodedEvent& b) { return a.hash < b.hash; });
+  events.erase(
+      std::unique(events.begin(), events.end(),
+                  [](const DecodedEvent& a, const DecodedEvent& b) { return a.hash == b.hash; }),
+      events.end());
+  std::vector<OrderNode> nodes;
+  nodes.reserve(events.size());
+  for (const auto& event : events) nodes.push_back(OrderNodeOf(event));
+  nodes = FilesOrderNodes(std::move(nodes));
+  std::vector<size_t> order = CanonicalOrder(nodes);
+
+  FilesReading reading;
+  std::vector<OrderNode> ordered;
+  ordered.reserve(order.size());
+  for (size_t i : order) ordered.push_back(nodes[i]);
+  reading.BuildNodes(ordered);
+  for (auto& event : events) {
+    if (reading.index_.count(event.hash)) reading.details_.emplace(event.hash, std::move(event));
+  }
+  for (size_t k = 0; k < reading.nodes_.size(); ++k) {
+    reading.Apply(k, reading.details_.at(reading.nodes_[k].hash));
+  }
+  reading.FinishConflicts();
+  return reading;
+}
+
+Result<FilesReading> FilesReading::Resume(const std::vector<OrderNode>& ordered, size_t from,
+                                          std::string_view state, std::vector<DecodedEvent> fold,
+                                          EventLookup lookup, const Checkpoint& checkpoint) {
+  FilesReading reading;
+  reading.BuildNodes(ordered);
+  reading.lookup_ = std::move(lookup);
+  const size_t n = reading.nodes_.size();
+  if (from > n || fold.size() != n - from) {
+    return MakeError(ErrorCode::kInternal, "files projection: resume range does not fit");
+  }
+  if ((from > 0 || !state.empty()) && !reading.RestoreState(state, from)) {
+    return MakeError(ErrorCode::kCorrupt, "files projection: saved state is unreadable");
+  }
+  for (size_t k = from; k < n; ++k) {
+    DecodedEvent& event = fold[k - from];
+    if (event.hash != reading.nodes_[k].hash) {
+      return MakeError(ErrorCode::kInternal, "files projection: events out of order");
+    }
+    if (checkpoint) checkpoint(k, reading);
+    reading.Apply(k, event);
+    if (event.files) reading.details_.emplace(event.hash, std::move(event));
+  }
   reading.FinishConflicts();
   return reading;
 }
 
 void FilesReading::AppendLocal(DecodedEvent event) {
-  size_t k = events_.size();
+  if (!event.files || index_.count(event.hash)) return;  // only FILES events take a place
+  size_t k = nodes_.size();
   size_t parent = SIZE_MAX;
-  if (event.files && !event.block_refs.empty()) {
+  if (!event.block_refs.empty()) {
     auto it = index_.find(event.block_refs[0]);
     if (it != index_.end()) parent = it->second;
   }
-  events_.push_back(std::move(event));
-  index_.emplace(events_.back().hash, k);
-  parent_.push_back(parent);
+  nodes_.push_back(Node{event.hash, event.timestamp, parent, true});
+  index_.emplace(event.hash, k);
   enter_.push_back(kNoInterval);
   leave_.push_back(kNoInterval);
-  Apply(k);
+  Apply(k, event);
+  details_.emplace(event.hash, std::move(event));
   FinishConflicts();
 }
 
@@ -267,7 +337,7 @@ bool FilesReading::IsAncestor(size_t maybe_ancestor, size_t node) const {
   // Events appended after the replay have no interval: walk up to one that does.
   while (node != SIZE_MAX && enter_[node] == kNoInterval) {
     if (node == maybe_ancestor) return true;
-    node = parent_[node];
+    node = nodes_[node].parent;
   }
   if (node == SIZE_MAX || enter_[maybe_ancestor] == kNoInterval) return false;
   return enter_[maybe_ancestor] <= enter_[node] && leave_[node] <= leave_[maybe_ancestor];
@@ -309,12 +379,15 @@ std::optional<Hash256> FilesReading::observed_head() const {
 std::optional<Hash256> FilesReading::LastEventAt(std::string_view path) const {
   auto it = last_event_at_.find(std::string(path));
   if (it == last_event_at_.end()) return std::nullopt;
-  return events_[it->second].hash;
+  return nodes_[it->second].hash;
 }
 
-const DecodedEvent* FilesReading::FindEvent(const Hash256& hash) const {
-  auto it = index_.find(hash);
-  return it == index_.end() ? nullptr : &events_[it->second];
+std::optional<DecodedEvent> FilesReading::FindEvent(const Hash256& hash) const {
+  if (!index_.count(hash)) return std::nullopt;
+  auto it = details_.find(hash);
+  if (it != details_.end()) return it->second;
+  if (lookup_) return lookup_(hash);
+  return std::nullopt;
 }
 
 std::vector<PathVersion> FilesReading::History(std::string_view path) const {
@@ -322,9 +395,11 @@ std::vector<PathVersion> FilesReading::History(std::string_view path) const {
   auto it = history_.find(std::string(path));
   if (it == history_.end()) return out;
   for (size_t k : it->second) {
-    const DecodedEvent& event = events_[k];
-    out.push_back(PathVersion{event.hash, event.files->op, event.timestamp, event.files->path,
-                              event.files->to_path, event.files->content});
+    auto event = FindEvent(nodes_[k].hash);
+    if (!event || !event->files) continue;  // the local state lost it; a rebuild brings it back
+    out.push_back(PathVersion{event->hash, event->files->op, event->timestamp, event->files->path,
+                              event->files->to_path, event->files->content,
+                              event->files->wrapped_key});
   }
   return out;
 }
@@ -349,19 +424,19 @@ void FilesReading::RemoveSubtree(const std::string& path) {
   }
 }
 
-void FilesReading::NoteTouched(const std::string& path, size_t k) {
+void FilesReading::NoteTouched(const std::string& path, size_t k,
+                               const std::vector<Hash256>& refs) {
   last_event_at_[path] = k;
   auto& list = history_[path];
   if (list.empty() || list.back() != k) list.push_back(k);
   // Concurrent heads of this path: drop those this event has seen, either
   // through its parent chain or because it names them in its blockRefs (our
   // writer names the losing heads of a conflict it overwrites).
-  const auto& refs = events_[k].block_refs;
   auto& heads = heads_[path];
   heads.erase(std::remove_if(heads.begin(), heads.end(),
                              [&](size_t head) {
                                return IsAncestor(head, k) ||
-                                      std::find(refs.begin(), refs.end(), events_[head].hash) !=
+                                      std::find(refs.begin(), refs.end(), nodes_[head].hash) !=
                                           refs.end();
                              }),
               heads.end());
@@ -369,17 +444,18 @@ void FilesReading::NoteTouched(const std::string& path, size_t k) {
   if (heads.size() > 1) conflicted_paths_.insert(path);
 }
 
-void FilesReading::Apply(size_t k) {
-  const DecodedEvent& event = events_[k];
-  if (!event.files) return;
+void FilesReading::Apply(size_t k, const DecodedEvent& event) {
+  folded_ = k + 1;
+  if (!nodes_[k].files || !event.files) return;  // a parent that is not a FILES event
   files_order_.push_back(event.hash);
   max_timestamp_ = std::max(max_timestamp_, event.timestamp);
   const FilesEvent& op = *event.files;
   if (!op.usable) return;
+  const auto& refs = event.block_refs;
 
   switch (op.op) {
     case FileOp::kCreateFile: {
-      NoteTouched(op.path, k);
+      NoteTouched(op.path, k, refs);
       RemoveFileAncestors(op.path);
       if (IsDirectory(op.path)) RemoveSubtree(op.path);
       files_[op.path] =
@@ -387,7 +463,7 @@ void FilesReading::Apply(size_t k) {
       break;
     }
     case FileOp::kMkdir: {
-      NoteTouched(op.path, k);
+      NoteTouched(op.path, k, refs);
       files_.erase(op.path);
       RemoveFileAncestors(op.path);
       // An existing directory only becomes explicit; its contents stay.
@@ -395,13 +471,13 @@ void FilesReading::Apply(size_t k) {
       break;
     }
     case FileOp::kDelete: {
-      NoteTouched(op.path, k);
+      NoteTouched(op.path, k, refs);
       if (files_.erase(op.path) == 0) RemoveSubtree(op.path);
       break;
     }
     case FileOp::kRename: {
-      NoteTouched(op.path, k);
-      NoteTouched(op.to_path, k);
+      NoteTouched(op.path, k, refs);
+      NoteTouched(op.to_path, k, refs);
       const std::string& from = op.path;
       const std::string& to = op.to_path;
       if (from == to) break;
@@ -470,12 +546,195 @@ void FilesReading::FinishConflicts() {
     const auto& heads = heads_.at(path);
     if (heads.size() < 2) continue;
     size_t live = *std::max_element(heads.begin(), heads.end());
-    Conflict conflict{path, events_[live].hash, {}};
+    Conflict conflict{path, nodes_[live].hash, {}};
     for (size_t head : heads) {
-      if (head != live) conflict.other_events.push_back(events_[head].hash);
+      if (head != live) conflict.other_events.push_back(nodes_[head].hash);
     }
     conflicts_.push_back(std::move(conflict));
   }
+}
+
+// The saved fold state: a magic line, then LEB128 integers and
+// length-prefixed strings, then the SHA-256 of everything before it. The
+// state database has no checksums of its own, and a state that reads but is
+// wrong would silently give a wrong tree.
+namespace {
+
+constexpr std::string_view kStateMagic = "nb.files.state.v1\n";
+
+class StateWriter {
+ public:
+  void Number(uint64_t value) {
+    while (value >= 0x80) {
+      out_.push_back(static_cast<char>((value & 0x7f) | 0x80));
+      value >>= 7;
+    }
+    out_.push_back(static_cast<char>(value));
+  }
+  void Signed(int64_t value) { Number(static_cast<uint64_t>(value)); }
+  void Text(std::string_view text) {
+    Number(text.size());
+    out_.append(text);
+  }
+  void Raw(ByteSpan bytes) { out_.append(AsChars(bytes)); }
+  void Hash(const Hash256& hash) { Raw(hash.bytes); }
+  std::string Finish() {
+    Hash256 sum = crypto::Sha256(AsBytes(out_));
+    Raw(sum.bytes);
+    return std::move(out_);
+  }
+
+ private:
+  std::string out_{kStateMagic};
+};
+
+// Every read is bounds-checked; a failed read leaves ok() false and returns zeros.
+class StateReader {
+ public:
+  explicit StateReader(std::string_view data) : data_(data) {}
+  bool ok() const { return ok_; }
+  bool AtEnd() const { return at_ == data_.size(); }
+  uint64_t Number() {
+    uint64_t value = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (!Need(1)) return 0;
+      uint8_t byte = static_cast<uint8_t>(data_[at_++]);
+      value |= static_cast<uint64_t>(byte & 0x7f) << shift;
+      if (!(byte & 0x80)) return value;
+    }
+    ok_ = false;
+    return 0;
+  }
+  int64_t Signed() { return static_cast<int64_t>(Number()); }
+  // A count of items that each take at least one byte: never more than what is left.
+  uint64_t Count() {
+    uint64_t count = Number();
+    if (count > data_.size() - at_) ok_ = false;
+    return ok_ ? count : 0;
+  }
+  std::string Text() {
+    uint64_t size = Number();
+    if (!Need(size)) return {};
+    std::string out(data_.substr(at_, size));
+    at_ += size;
+    return out;
+  }
+  Hash256 Hash() {
+    Hash256 hash;
+    if (!Need(hash.bytes.size())) return hash;
+    std::memcpy(hash.bytes.data(), data_.data() + at_, hash.bytes.size());
+    at_ += hash.bytes.size();
+    return hash;
+  }
+  // A position in the order, which must be below `limit`.
+  size_t Position(size_t limit) {
+    uint64_t value = Number();
+    if (value >= limit) ok_ = false;
+    return ok_ ? static_cast<size_t>(value) : 0;
+  }
+
+ private:
+  bool Need(uint64_t size) {
+    if (!ok_ || size > data_.size() - at_) ok_ = false;
+    return ok_;
+  }
+  std::string_view data_;
+  size_t at_ = 0;
+  bool ok_ = true;
+};
+
+void WritePositions(StateWriter& out,
+                    const std::unordered_map<std::string, std::vector<size_t>>& lists) {
+  out.Number(lists.size());
+  for (const auto& [path, positions] : lists) {
+    out.Text(path);
+    out.Number(positions.size());
+    for (size_t k : positions) out.Number(k);
+  }
+}
+
+void ReadPositions(StateReader& in, size_t limit,
+                   std::unordered_map<std::string, std::vector<size_t>>& lists) {
+  for (uint64_t i = in.Count(); i > 0 && in.ok(); --i) {
+    std::string path = in.Text();
+    auto& positions = lists[path];
+    for (uint64_t j = in.Count(); j > 0 && in.ok(); --j) positions.push_back(in.Position(limit));
+  }
+}
+
+}  // namespace
+
+std::string FilesReading::SaveState() const {
+  StateWriter out;
+  out.Number(folded_);
+  out.Signed(max_timestamp_);
+  out.Number(files_.size());
+  for (const auto& [path, entry] : files_) {
+    out.Text(path);
+    out.Number(entry.content.kind == ContentRef::Kind::kManifest ? 1 : 0);
+    out.Hash(entry.content.hash);
+    out.Text(AsChars(entry.wrapped_key));
+    out.Signed(entry.modified_ms);
+    out.Number(entry.mime_type ? 1 : 0);
+    if (entry.mime_type) out.Text(*entry.mime_type);
+    out.Hash(entry.origin_event);
+  }
+  out.Number(explicit_dirs_.size());
+  for (const auto& dir : explicit_dirs_) out.Text(dir);
+  out.Number(last_event_at_.size());
+  for (const auto& [path, k] : last_event_at_) {
+    out.Text(path);
+    out.Number(k);
+  }
+  WritePositions(out, history_);
+  WritePositions(out, heads_);
+  out.Number(conflicted_paths_.size());
+  for (const auto& path : conflicted_paths_) out.Text(path);
+  return out.Finish();
+}
+
+bool FilesReading::RestoreState(std::string_view state, size_t from) {
+  constexpr size_t kSumSize = sizeof(Hash256::bytes);
+  if (state.size() < kStateMagic.size() + kSumSize || !state.starts_with(kStateMagic)) return false;
+  std::string_view body = state.substr(0, state.size() - kSumSize);
+  Hash256 sum = crypto::Sha256(AsBytes(body));
+  if (std::memcmp(sum.bytes.data(), state.data() + body.size(), kSumSize) != 0) return false;
+
+  StateReader in(body.substr(kStateMagic.size()));
+  if (in.Number() != from) return false;
+  max_timestamp_ = in.Signed();
+  for (uint64_t i = in.Count(); i > 0 && in.ok(); --i) {
+    std::string path = in.Text();
+    FileEntry entry;
+    uint64_t kind = in.Number();
+    if (kind > 1) return false;
+    entry.content.kind = kind == 1 ? ContentRef::Kind::kManifest : ContentRef::Kind::kSingle;
+    entry.content.hash = in.Hash();
+    std::string key = in.Text();
+    entry.wrapped_key.assign(key.begin(), key.end());
+    entry.modified_ms = in.Signed();
+    if (in.Number() == 1) entry.mime_type = in.Text();
+    entry.origin_event = in.Hash();
+    files_.emplace(std::move(path), std::move(entry));
+  }
+  for (uint64_t i = in.Count(); i > 0 && in.ok(); --i) explicit_dirs_.insert(in.Text());
+  for (uint64_t i = in.Count(); i > 0 && in.ok(); --i) {
+    std::string path = in.Text();
+    last_event_at_[path] = in.Position(from);
+  }
+  ReadPositions(in, from, history_);
+  ReadPositions(in, from, heads_);
+  for (uint64_t i = in.Count(); i > 0 && in.ok(); --i) conflicted_paths_.insert(in.Text());
+  for (const auto& path : conflicted_paths_) {
+    if (!heads_.count(path)) return false;
+  }
+  if (!in.ok() || !in.AtEnd()) return false;
+
+  folded_ = from;
+  for (size_t k = 0; k < from; ++k) {
+    if (nodes_[k].files) files_order_.push_back(nodes_[k].hash);
+  }
+  return true;
 }
 
 }  // namespace nb::apps::files

@@ -4,10 +4,13 @@
 // Canonical order: a topological sort over parent edges (an event's
 // blockRefs[0] when it names another decoded event of the hub); among ready
 // events the smallest timestamp first, then the smallest event hash. Every
-// decoded event takes part (chat too), only FILES events change the tree.
+// FILES event takes part, with any other event a FILES event names as its
+// parent; only FILES events change the tree. (The other events have no
+// edges, so leaving them out changes no relative order.)
 // The same set of events gives the same tree, whatever the arrival order.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -18,6 +21,7 @@
 
 #include "apps/files/content_ref.h"
 #include "base/bytes.h"
+#include "base/status.h"
 #include "crypto/sha256.h"
 
 namespace nb::apps::files {
@@ -88,12 +92,44 @@ struct PathVersion {
   std::string path;     // the path the event named (RENAME: from)
   std::string to_path;  // RENAME only
   std::optional<ContentRef> content;
+  Bytes wrapped_key;  // CREATE_FILE: the content's key, as FileEntry
 };
+
+// What the canonical order needs of an event.
+struct OrderNode {
+  Hash256 hash;
+  int64_t timestamp = 0;
+  std::optional<Hash256> parent;  // blockRefs[0] of a FILES event
+  bool files = false;             // a FILES event (only those change the tree)
+};
+// The canonical order of distinct events: indexes into `nodes`.
+std::vector<size_t> CanonicalOrder(const std::vector<OrderNode>& nodes);
+// Keeps what the FILES order depends on: FILES events and the events they
+// name as parents. Other events change nothing and, having neither parent
+// nor child, leave the relative order of the rest as it is.
+std::vector<OrderNode> FilesOrderNodes(std::vector<OrderNode> nodes);
+
+// Looks up a decoded event by hash (the persisted engine reads it from the
+// local state; an in-memory replay keeps every event it folded).
+using EventLookup = std::function<std::optional<DecodedEvent>(const Hash256&)>;
 
 class FilesReading {
  public:
   // Replays a set of decoded events (any order, duplicates ignored).
   static FilesReading Replay(std::vector<DecodedEvent> events);
+  // Called before the event at `position` is folded in: the persisted
+  // engine takes its snapshots here (SaveState).
+  using Checkpoint = std::function<void(size_t position, const FilesReading& reading)>;
+  // The persisted engine's entry. `ordered` is a canonical order (of
+  // FilesOrderNodes); `state` is SaveState() of a reading over the same
+  // first `from` events (empty with from = 0); `fold` holds the events at
+  // positions [from, n) in order. Fails if the state does not fit.
+  static Result<FilesReading> Resume(const std::vector<OrderNode>& ordered, size_t from,
+                                     std::string_view state, std::vector<DecodedEvent> fold,
+                                     EventLookup lookup, const Checkpoint& checkpoint = nullptr);
+  // The fold state after every event so far, for Resume.
+  std::string SaveState() const;
+
   // Folds in an event this process just appended. Its parent is the observed
   // head, so it is last among FILES events and the result equals a replay.
   void AppendLocal(DecodedEvent event);
@@ -105,8 +141,11 @@ class FilesReading {
   bool IsFile(std::string_view path) const { return files_.count(std::string(path)) > 0; }
   bool IsDirectory(std::string_view path) const;
 
-  // Hashes of every event in canonical order; FILES events only.
+  // Hashes of every FILES event in canonical order.
   const std::vector<Hash256>& files_order() const { return files_order_; }
+  // The ordered events (FILES events and their parents), in canonical order.
+  size_t size() const { return nodes_.size(); }
+  const Hash256& HashAt(size_t position) const { return nodes_[position].hash; }
   // blockRefs[0] for the next FILES event: the last FILES event in order.
   std::optional<Hash256> observed_head() const;
   // Largest timestamp in the timeline (RENAME must go past it).
@@ -119,31 +158,47 @@ class FilesReading {
   std::vector<Hash256> ConflictingEvents(std::string_view path) const;
   // Events that named `path`, in canonical order.
   std::vector<PathVersion> History(std::string_view path) const;
-  // The CREATE_FILE event with this hash, if any.
-  const DecodedEvent* FindEvent(const Hash256& hash) const;
+  // The event with this hash, if it is part of the order.
+  std::optional<DecodedEvent> FindEvent(const Hash256& hash) const;
 
  private:
-  void Apply(size_t k);
-  void NoteTouched(const std::string& path, size_t k);
+  struct Node {
+    Hash256 hash;
+    int64_t timestamp = 0;
+    size_t parent = SIZE_MAX;  // position; SIZE_MAX: none
+    bool files = false;
+  };
+  // Positions and DFS intervals of `ordered` (canonical order).
+  void BuildNodes(const std::vector<OrderNode>& ordered);
+  bool RestoreState(std::string_view state, size_t from);
+  void Apply(size_t k, const DecodedEvent& event);
+  void NoteTouched(const std::string& path, size_t k, const std::vector<Hash256>& refs);
   void MergeHistory(const std::string& path, const std::vector<size_t>& lineage);
   void RemoveSubtree(const std::string& path);
   void RemoveFileAncestors(const std::string& path);
   bool IsAncestor(size_t maybe_ancestor, size_t node) const;
   void FinishConflicts();
 
-  std::vector<DecodedEvent> events_;  // canonical order; indexes below refer to it
+  std::vector<Node> nodes_;  // canonical order; positions below refer to it
   std::unordered_map<Hash256, size_t> index_;
-  std::vector<size_t> parent_;  // SIZE_MAX: no parent
+  // Causality: parent links form a forest; DFS intervals answer "ancestor of".
+  std::vector<uint32_t> enter_, leave_;
+  // Events folded by this process, and where the others are found.
+  std::unordered_map<Hash256, DecodedEvent> details_;
+  EventLookup lookup_;
+
+  // The fold state (what SaveState keeps), after the first `folded_` events.
+  size_t folded_ = 0;
   std::map<std::string, FileEntry> files_;
   std::set<std::string> explicit_dirs_;
-  std::vector<Hash256> files_order_;
   int64_t max_timestamp_ = 0;
   std::unordered_map<std::string, size_t> last_event_at_;
   std::unordered_map<std::string, std::vector<size_t>> history_;
-  // Causality: parent links form a forest; DFS intervals answer "ancestor of".
-  std::vector<uint32_t> enter_, leave_;
   std::unordered_map<std::string, std::vector<size_t>> heads_;  // concurrent heads per path
   std::set<std::string> conflicted_paths_;
+
+  // Derived from the above.
+  std::vector<Hash256> files_order_;
   std::vector<Conflict> conflicts_;
 };
 

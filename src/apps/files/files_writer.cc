@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/hub_timeline.h"
+#include "apps/state/files_projection.h"
 
 namespace nb::apps::files {
 namespace {
@@ -31,7 +32,22 @@ Status CheckPath(const std::string& path) {
 }  // namespace
 
 Result<std::unique_ptr<FilesWriter>> FilesWriter::Load(hub::Hub& hub) {
-  NB_ASSIGN_OR_RETURN(HubTimeline timeline, LoadTimeline(hub));
+  auto db = state::StateDb::Open(hub.store().primary().state_dir() / "state.sqlite");
+  if (db.ok()) {
+    auto index = std::make_unique<state::EventIndex>(db->get(), &hub);
+    index->KeepAdded(false);
+    if (index->Refresh().ok()) {
+      auto reading = state::LoadFilesReading(*index);
+      if (reading.ok()) {
+        auto writer = std::make_unique<FilesWriter>(hub, std::move(*reading));
+        writer->db_ = std::move(*db);
+        writer->index_ = std::move(index);
+        return writer;
+      }
+    }
+  }
+  // No usable local state (e.g. a read-only store): replay everything.
+  NB_ASSIGN_OR_RETURN(HubTimeline timeline, LoadTimelineUncached(hub));
   return std::make_unique<FilesWriter>(hub, FilesReading::Replay(std::move(timeline.events)));
 }
 

@@ -11,13 +11,16 @@
 
 #include "apps/files/content_ref.h"
 #include "apps/files/files_reading.h"
+#include "apps/state/event_index.h"
 #include "hub/hub.h"
 
 namespace nb::apps::files {
 
 class FilesWriter {
  public:
-  // Replays the hub's history (both cores).
+  // Loads the persisted FILES projection (state/files_projection.h): only
+  // what changed since the last open is verified and folded. Without a
+  // usable local state, replays the whole history (both cores).
   static Result<std::unique_ptr<FilesWriter>> Load(hub::Hub& hub);
   FilesWriter(hub::Hub& hub, FilesReading reading);
 
@@ -47,6 +50,10 @@ class FilesWriter {
   Result<Hash256> Append(const std::string& payload, const std::vector<Hash256>& refs);
 
   hub::Hub& hub_;
+  // The local state the reading looks event details up in; declared first
+  // so it outlives the reading.
+  std::unique_ptr<state::StateDb> db_;
+  std::unique_ptr<state::EventIndex> index_;
   FilesReading reading_;
   int64_t last_timestamp_ = 0;
   std::unique_ptr<store::BatchPublisher> batch_;

@@ -270,6 +270,53 @@ Result<std::vector<files::DecodedEvent>> EventIndex::LoadAll(unsigned kinds) {
   return events;
 }
 
+Result<std::optional<files::DecodedEvent>> EventIndex::LoadOne(const crypto::Hash256& hash) {
+  NB_ASSIGN_OR_RETURN(Statement one,
+                      db_->Prepare("SELECT refs, payload FROM events WHERE hub=? AND hash=? AND "
+                                   "payload IS NOT NULL"));
+  one.Bind(1, hub_->id()).BindBlob(2, hash.bytes);
+  NB_ASSIGN_OR_RETURN(bool row, one.Step());
+  if (!row) return std::optional<files::DecodedEvent>();
+  return files::DecodeEvent(hash, UnpackRefs(one.Blob(0)), one.Text(1));
+}
+
+Result<std::vector<files::OrderNode>> EventIndex::FilesOrderKeys() {
+  // Only the first 32 bytes of refs (the parent): the payloads are not read.
+  NB_ASSIGN_OR_RETURN(Statement rows,
+                      db_->Prepare("SELECT hash, timestamp, substr(refs, 1, 32) FROM events "
+                                   "WHERE hub=? AND kind=? AND payload IS NOT NULL"));
+  rows.Bind(1, hub_->id()).Bind(2, static_cast<int64_t>(kKindFiles));
+  std::vector<files::OrderNode> nodes;
+  std::unordered_set<crypto::Hash256> files_hashes;
+  for (;;) {
+    NB_ASSIGN_OR_RETURN(bool row, rows.Step());
+    if (!row) break;
+    files::OrderNode node{HashFromBlob(rows.Blob(0)), rows.Int(1), std::nullopt, true};
+    if (rows.Blob(2).size() == 32) node.parent = HashFromBlob(rows.Blob(2));
+    files_hashes.insert(node.hash);
+    nodes.push_back(node);
+  }
+  // Parents that are not FILES events (rare: another client's choice).
+  NB_ASSIGN_OR_RETURN(Statement other,
+                      db_->Prepare("SELECT timestamp FROM events WHERE hub=? AND hash=? AND "
+                                   "payload IS NOT NULL"));
+  std::unordered_set<crypto::Hash256> added;
+  const size_t files_count = nodes.size();
+  for (size_t i = 0; i < files_count; ++i) {
+    if (!nodes[i].parent) continue;
+    const crypto::Hash256 parent = *nodes[i].parent;
+    if (files_hashes.count(parent) || added.count(parent)) continue;
+    other.Bind(1, hub_->id()).BindBlob(2, parent.bytes);
+    NB_ASSIGN_OR_RETURN(bool row, other.Step());
+    if (row) {
+      nodes.push_back(files::OrderNode{parent, other.Int(0), std::nullopt, false});
+      added.insert(parent);
+    }
+    other.Reset();
+  }
+  return nodes;
+}
+
 Status EventIndex::Record(const log::ValidEvent& event, const std::string& payload) {
   auto* root = hub_->store().RootWithEvent(hub_->id(), event.hash);
   if (root == nullptr) return MakeError(ErrorCode::kNotFound, "appended event is not on disk");

@@ -49,6 +49,11 @@ class EventIndex {
   // Every decodable event of the hub (of the given kinds), from the index
   // alone (no crypto).
   Result<std::vector<files::DecodedEvent>> LoadAll(unsigned kinds = kAllKinds);
+  // One decodable event by hash; nullopt if the index does not hold it.
+  Result<std::optional<files::DecodedEvent>> LoadOne(const crypto::Hash256& hash);
+  // What the FILES order needs (FilesOrderNodes of every decodable event):
+  // every FILES event, and the other events FILES events name as parents.
+  Result<std::vector<files::OrderNode>> FilesOrderKeys();
   // The chat projection: the last `limit` messages (0 = all) in timeline
   // order, and how many there are.
   Result<std::vector<chat::ChatMessage>> ChatMessages(size_t limit = 0);
@@ -61,6 +66,9 @@ class EventIndex {
   Status Record(const log::ValidEvent& event, const std::string& payload);
   // Forgets the listing state so the next Refresh lists every directory.
   Status InvalidateScans();
+
+  StateDb* db() { return db_; }
+  const std::string& hub_id() const { return hub_->id(); }
 
  private:
   // `chat` is the decoded message of a chat event (decoding checks record

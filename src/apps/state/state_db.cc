@@ -7,7 +7,7 @@ namespace nb::apps::state {
 namespace {
 
 // Bump when the schema changes: an older database is rebuilt from scratch.
-constexpr int kSchemaVersion = 3;
+constexpr int kSchemaVersion = 4;
 
 constexpr std::string_view kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;
@@ -43,6 +43,20 @@ CREATE TABLE IF NOT EXISTS chat (
 CREATE INDEX IF NOT EXISTS chat_by_hash ON chat(hub, hash);
 -- Channel directories as last listed: an unchanged directory mtime means no
 -- file was added or removed, so a reopen does not list it again.
+-- The FILES projection (files_projection.h): the canonical order it last
+-- folded, and fold states at some positions of it (the live one at the end).
+CREATE TABLE IF NOT EXISTS files_order (
+  hub TEXT NOT NULL,
+  pos INTEGER NOT NULL,
+  hash BLOB NOT NULL,
+  PRIMARY KEY (hub, pos)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS files_state (
+  hub TEXT NOT NULL,
+  pos INTEGER NOT NULL,
+  state BLOB NOT NULL,
+  PRIMARY KEY (hub, pos)
+);
 CREATE TABLE IF NOT EXISTS scans (
   hub TEXT NOT NULL,
   root TEXT NOT NULL,

@@ -1,0 +1,39 @@
+// The persisted FILES projection. The local state keeps the canonical order
+// it last folded and fold states (FilesReading::SaveState) at some positions
+// of it: the live one after every event, and checkpoints every
+// kFilesCheckpointInterval positions near the end. Opening a hub computes the
+// canonical order from the verified-event index (no payload is read), finds
+// the first position where it differs from the stored one, and resumes from
+// the latest state at or before it: nothing to fold when nothing changed, a
+// few events when some were appended, a rewind when an event lands earlier
+// in the order. The result always equals FilesReading::Replay of every
+// event (the property test checks it).
+#pragma once
+
+#include "apps/files/files_reading.h"
+#include "apps/state/event_index.h"
+
+namespace nb::apps::state {
+
+inline constexpr size_t kFilesCheckpointInterval = 4096;
+
+struct FilesProjectionOptions {
+  size_t checkpoint_interval = kFilesCheckpointInterval;
+  size_t checkpoints_kept = 4;  // the latest ones; older ones are dropped
+};
+
+// What the last load did (for tests and `--verbose` reports).
+struct FilesProjectionReport {
+  size_t events = 0;            // positions in the order
+  size_t resumed_at = 0;        // position of the state it started from
+  size_t folded = 0;            // events folded in
+  bool state_rejected = false;  // a stored state did not read back; rebuilt
+};
+
+// Loads the FILES reading of `index`'s hub, whose index must be refreshed.
+// The reading looks up event details through `index`, which must outlive it.
+Result<files::FilesReading> LoadFilesReading(EventIndex& index,
+                                             const FilesProjectionOptions& options = {},
+                                             FilesProjectionReport* report = nullptr);
+
+}  // namespace nb::apps::state
