@@ -310,7 +310,8 @@ Result<FilesReading> FilesReading::Resume(const std::vector<OrderNode>& ordered,
     }
     if (checkpoint) checkpoint(k, reading);
     reading.Apply(k, event);
-    if (event.files) reading.details_.emplace(event.hash, std::move(event));
+    // With a lookup the details stay in the local state: memory stays flat.
+    if (event.files && !reading.lookup_) reading.details_.emplace(event.hash, std::move(event));
   }
   reading.FinishConflicts();
   return reading;

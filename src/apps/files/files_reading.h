@@ -183,7 +183,9 @@ class FilesReading {
   std::unordered_map<Hash256, size_t> index_;
   // Causality: parent links form a forest; DFS intervals answer "ancestor of".
   std::vector<uint32_t> enter_, leave_;
-  // Events folded by this process, and where the others are found.
+  // Event details (History, FindEvent): an in-memory replay keeps every
+  // event it folded; a resumed reading looks them up in the local state and
+  // keeps only the events appended through it.
   std::unordered_map<Hash256, DecodedEvent> details_;
   EventLookup lookup_;
 

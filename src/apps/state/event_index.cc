@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <chrono>
+#include <future>
 #include <map>
 #include <unordered_map>
 #include <unordered_set>
@@ -41,6 +42,10 @@ std::vector<crypto::Hash256> UnpackRefs(ByteSpan packed) {
   return refs;
 }
 
+// The stored kind of an event whose payload could not be decrypted or
+// decoded (its payload and timestamp are NULL). Not an EventKind bit.
+constexpr int64_t kStoredUndecodable = 0;
+
 crypto::Hash256 HashFromBlob(ByteSpan blob) {
   crypto::Hash256 h;
   if (blob.size() == 32) std::copy_n(blob.data(), 32, h.bytes.begin());
@@ -57,8 +62,9 @@ EventKind KindOf(const files::DecodedEvent& event) {
   return kKindOther;
 }
 
-std::optional<chat::ChatMessage> EventIndex::DecodeChat(const files::DecodedEvent& decoded) const {
-  if (KindOf(decoded) != kKindChat) return std::nullopt;
+std::optional<chat::ChatMessage> EventIndex::DecodeChat(const files::DecodedEvent& decoded,
+                                                        EventKind kind) const {
+  if (kind != kKindChat) return std::nullopt;
   chat::ChatMessage message;
   if (chat::DecodeChatEvent(hub_->keys().public_key(), decoded, &message) !=
       chat::ChatDecode::kMessage) {
@@ -69,8 +75,8 @@ std::optional<chat::ChatMessage> EventIndex::DecodeChat(const files::DecodedEven
 
 Status EventIndex::Store(const crypto::Hash256& hash, const store::EntryStat& stat,
                          const std::vector<crypto::Hash256>& refs,
-                         const files::DecodedEvent* decoded, const std::string& payload,
-                         const chat::ChatMessage* chat) {
+                         const files::DecodedEvent* decoded, EventKind kind,
+                         const std::string& payload, const chat::ChatMessage* chat) {
   if (!put_event_) {
     NB_ASSIGN_OR_RETURN(
         put_event_,
@@ -83,8 +89,7 @@ Status EventIndex::Store(const crypto::Hash256& hash, const store::EntryStat& st
       .Bind(3, static_cast<int64_t>(stat.size))
       .Bind(4, stat.mtime_ns)
       .BindBlob(7, PackRefs(refs));
-  EventKind kind = decoded ? KindOf(*decoded) : kKindOther;
-  put.Bind(6, static_cast<int64_t>(kind));
+  put.Bind(6, decoded ? static_cast<int64_t>(kind) : kStoredUndecodable);
   if (decoded) {
     put.Bind(5, decoded->timestamp).Bind(8, payload);
   } else {
@@ -178,10 +183,37 @@ Result<RefreshReport> EventIndex::Refresh(unsigned threads) {
     std::optional<log::ValidEvent> event;
     std::string payload;
     std::optional<files::DecodedEvent> decoded;
+    EventKind kind = kKindOther;  // computed once: each KindOf parses the payload
     std::optional<chat::ChatMessage> chat;
     std::optional<std::string> refused;
   };
-  constexpr size_t kSlice = 16384;
+  // Storing a slice (one thread: SQLite) overlaps with verifying the next
+  // one (every core), so the cores stay busy.
+  auto store_slice = [&](std::vector<Outcome> outcomes, size_t begin) -> Status {
+    StateDb::Transaction txn(db_);
+    for (size_t i = 0; i < outcomes.size(); ++i) {
+      auto& outcome = outcomes[i];
+      const auto& c = candidates[begin + i];
+      if (outcome.refused) {
+        report.refused.push_back(log::RefusedEvent{c.hash, *outcome.refused});
+        continue;
+      }
+      if (!outcome.event) continue;
+      NB_RETURN_IF_ERROR(Store(c.hash, c.stat, outcome.event->envelope.block_refs,
+                               outcome.decoded ? &*outcome.decoded : nullptr, outcome.kind,
+                               outcome.payload, outcome.chat ? &*outcome.chat : nullptr));
+      if (!outcome.decoded) {
+        ++report.undecodable;
+      } else if (keep_added_) {
+        report.added.push_back(std::move(*outcome.decoded));
+      } else {
+        ++report.added_count;
+      }
+    }
+    return txn.Commit();
+  };
+  constexpr size_t kSlice = 8192;
+  std::future<Status> storing;
   for (size_t begin = 0; begin < candidates.size(); begin += kSlice) {
     size_t n = std::min(kSlice, candidates.size() - begin);
     std::vector<Outcome> outcomes(n);
@@ -195,33 +227,18 @@ Result<RefreshReport> EventIndex::Refresh(unsigned threads) {
       auto payload = hub_->DecryptPayload(*valid);
       if (payload.ok()) {
         outcomes[i].decoded = files::DecodeEvent(valid->hash, valid->envelope.block_refs, *payload);
-        if (outcomes[i].decoded) outcomes[i].chat = DecodeChat(*outcomes[i].decoded);
+        if (outcomes[i].decoded) {
+          outcomes[i].kind = KindOf(*outcomes[i].decoded);
+          outcomes[i].chat = DecodeChat(*outcomes[i].decoded, outcomes[i].kind);
+        }
         outcomes[i].payload = std::move(*payload);
       }
       outcomes[i].event = std::move(*valid);
     });
-    StateDb::Transaction txn(db_);
-    for (size_t i = 0; i < n; ++i) {
-      auto& outcome = outcomes[i];
-      const auto& c = candidates[begin + i];
-      if (outcome.refused) {
-        report.refused.push_back(log::RefusedEvent{c.hash, *outcome.refused});
-        continue;
-      }
-      if (!outcome.event) continue;
-      NB_RETURN_IF_ERROR(Store(c.hash, c.stat, outcome.event->envelope.block_refs,
-                               outcome.decoded ? &*outcome.decoded : nullptr, outcome.payload,
-                               outcome.chat ? &*outcome.chat : nullptr));
-      if (!outcome.decoded) {
-        ++report.undecodable;
-      } else if (keep_added_) {
-        report.added.push_back(std::move(*outcome.decoded));
-      } else {
-        ++report.added_count;
-      }
-    }
-    NB_RETURN_IF_ERROR(txn.Commit());
+    if (storing.valid()) NB_RETURN_IF_ERROR(storing.get());
+    storing = std::async(std::launch::async, store_slice, std::move(outcomes), begin);
   }
+  if (storing.valid()) NB_RETURN_IF_ERROR(storing.get());
 
   StateDb::Transaction txn(db_);
   // Files that vanished from every root leave the index.
@@ -251,13 +268,20 @@ Result<RefreshReport> EventIndex::Refresh(unsigned threads) {
 }
 
 Result<std::vector<files::DecodedEvent>> EventIndex::LoadAll(unsigned kinds) {
-  NB_ASSIGN_OR_RETURN(Statement all,
-                      db_->Prepare("SELECT hash, refs, payload FROM events WHERE hub=? AND "
-                                   "kind=? AND payload IS NOT NULL"));
+  // Every kind: one pass over the table. Some kinds: through the kind
+  // index, which SQLite would not pick by itself (it prefers scanning the
+  // table to a lookup per row), so that a few identity records or FILES
+  // events among a million chat messages cost only themselves.
+  const bool every_kind = (kinds & kAllKinds) == kAllKinds;
+  NB_ASSIGN_OR_RETURN(
+      Statement all,
+      db_->Prepare(every_kind ? "SELECT hash, refs, payload FROM events WHERE hub=? AND kind>?"
+                              : "SELECT hash, refs, payload FROM events INDEXED BY events_by_kind "
+                                "WHERE hub=? AND kind=?"));
   std::vector<files::DecodedEvent> events;
   for (unsigned kind : {kKindOther, kKindFiles, kKindChat, kKindIdentity}) {
     if ((kinds & kind) == 0) continue;
-    all.Bind(1, hub_->id()).Bind(2, static_cast<int64_t>(kind));
+    all.Bind(1, hub_->id()).Bind(2, every_kind ? kStoredUndecodable : static_cast<int64_t>(kind));
     for (;;) {
       NB_ASSIGN_OR_RETURN(bool row, all.Step());
       if (!row) break;
@@ -266,6 +290,7 @@ Result<std::vector<files::DecodedEvent>> EventIndex::LoadAll(unsigned kinds) {
       if (decoded) events.push_back(std::move(*decoded));
     }
     all.Reset();
+    if (every_kind) break;
   }
   return events;
 }
@@ -284,7 +309,7 @@ Result<std::vector<files::OrderNode>> EventIndex::FilesOrderKeys() {
   // Only the first 32 bytes of refs (the parent): the payloads are not read.
   NB_ASSIGN_OR_RETURN(Statement rows,
                       db_->Prepare("SELECT hash, timestamp, substr(refs, 1, 32) FROM events "
-                                   "WHERE hub=? AND kind=? AND payload IS NOT NULL"));
+                                   "INDEXED BY events_by_kind WHERE hub=? AND kind=?"));
   rows.Bind(1, hub_->id()).Bind(2, static_cast<int64_t>(kKindFiles));
   std::vector<files::OrderNode> nodes;
   std::unordered_set<crypto::Hash256> files_hashes;
@@ -322,9 +347,10 @@ Status EventIndex::Record(const log::ValidEvent& event, const std::string& paylo
   if (root == nullptr) return MakeError(ErrorCode::kNotFound, "appended event is not on disk");
   NB_ASSIGN_OR_RETURN(store::EntryStat st, root->StatEvent(hub_->id(), event.hash));
   auto decoded = files::DecodeEvent(event.hash, event.envelope.block_refs, payload);
-  auto chat = decoded ? DecodeChat(*decoded) : std::nullopt;
-  return Store(event.hash, st, event.envelope.block_refs, decoded ? &*decoded : nullptr, payload,
-               chat ? &*chat : nullptr);
+  EventKind kind = decoded ? KindOf(*decoded) : kKindOther;
+  auto chat = decoded ? DecodeChat(*decoded, kind) : std::nullopt;
+  return Store(event.hash, st, event.envelope.block_refs, decoded ? &*decoded : nullptr, kind,
+               payload, chat ? &*chat : nullptr);
 }
 
 Result<std::vector<chat::ChatMessage>> EventIndex::ChatMessages(size_t limit) {
@@ -360,8 +386,7 @@ Result<size_t> EventIndex::ChatCount() {
 
 Result<size_t> EventIndex::KindCount(unsigned kinds) {
   NB_ASSIGN_OR_RETURN(Statement count,
-                      db_->Prepare("SELECT count(*) FROM events WHERE hub=? AND kind=? AND "
-                                   "payload IS NOT NULL"));
+                      db_->Prepare("SELECT count(*) FROM events WHERE hub=? AND kind=?"));
   size_t total = 0;
   for (unsigned kind : {kKindOther, kKindFiles, kKindChat, kKindIdentity}) {
     if ((kinds & kind) == 0) continue;
@@ -374,9 +399,9 @@ Result<size_t> EventIndex::KindCount(unsigned kinds) {
 }
 
 Result<size_t> EventIndex::UndecodableCount() {
-  NB_ASSIGN_OR_RETURN(Statement count, db_->Prepare("SELECT count(*) FROM events WHERE hub=? AND "
-                                                    "payload IS NULL"));
-  count.Bind(1, hub_->id());
+  NB_ASSIGN_OR_RETURN(Statement count,
+                      db_->Prepare("SELECT count(*) FROM events WHERE hub=? AND kind=?"));
+  count.Bind(1, hub_->id()).Bind(2, kStoredUndecodable);
   NB_ASSIGN_OR_RETURN(bool row, count.Step());
   return row ? static_cast<size_t>(count.Int(0)) : 0;
 }

@@ -75,8 +75,9 @@ class EventIndex {
   // signatures, so Refresh does it on every core before storing).
   Status Store(const crypto::Hash256& hash, const store::EntryStat& stat,
                const std::vector<crypto::Hash256>& refs, const files::DecodedEvent* decoded,
-               const std::string& payload, const chat::ChatMessage* chat);
-  std::optional<chat::ChatMessage> DecodeChat(const files::DecodedEvent& decoded) const;
+               EventKind kind, const std::string& payload, const chat::ChatMessage* chat);
+  std::optional<chat::ChatMessage> DecodeChat(const files::DecodedEvent& decoded,
+                                              EventKind kind) const;
 
   StateDb* db_;
   hub::Hub* hub_;
