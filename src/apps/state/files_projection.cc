@@ -62,10 +62,19 @@ Result<Stored> ReadStored(StateDb& db, const std::string& hub) {
   return stored;
 }
 
-Result<std::string> ReadState(StateDb& db, const std::string& hub, size_t position) {
+// The state at `position`, if the stored projection is still the one of
+// `generation` (one statement: another process's write is seen whole or not
+// at all). Empty otherwise, which Resume rejects like a damaged state.
+Result<std::string> ReadState(StateDb& db, const std::string& hub, size_t position,
+                              int64_t generation) {
   NB_ASSIGN_OR_RETURN(Statement get,
-                      db.Prepare("SELECT state FROM files_state WHERE hub=? AND pos=?"));
-  get.Bind(1, hub).Bind(2, static_cast<int64_t>(position));
+                      db.Prepare("SELECT state FROM files_state WHERE hub=? AND pos=? AND "
+                                 "coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE key=?), "
+                                 "0)=?"));
+  get.Bind(1, hub)
+      .Bind(2, static_cast<int64_t>(position))
+      .Bind(3, GenerationKey(hub))
+      .Bind(4, generation);
   NB_ASSIGN_OR_RETURN(bool row, get.Step());
   if (!row) return std::string();
   return std::string(AsChars(get.Blob(0)));
@@ -205,7 +214,7 @@ Result<FilesReading> LoadFilesReading(EventIndex& index, const FilesProjectionOp
     size_t from = candidates.empty() ? 0 : candidates.back();
     std::string state;
     if (!candidates.empty()) {
-      NB_ASSIGN_OR_RETURN(state, ReadState(db, hub, from));
+      NB_ASSIGN_OR_RETURN(state, ReadState(db, hub, from, stored.generation));
     }
     NB_ASSIGN_OR_RETURN(std::vector<DecodedEvent> fold, LoadFold(index, ordered, from));
     checkpoints.clear();
