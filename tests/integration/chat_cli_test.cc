@@ -11,8 +11,6 @@
 
 #include "testing/test_support.h"
 
-extern char** environ;
-
 namespace nb {
 namespace {
 
@@ -27,36 +25,12 @@ constexpr const char* kSecret = "chat-test:a shared passphrase";
 class Child {
  public:
   Child(const std::vector<std::string>& args, const std::map<std::string, std::string>& env) {
-    std::map<std::string, std::string> merged;
-    for (char** e = environ; *e != nullptr; ++e) {
-      std::string entry(*e);
-      size_t eq = entry.find('=');
-      if (eq != std::string::npos) merged[entry.substr(0, eq)] = entry.substr(eq + 1);
-    }
-    merged.erase("NEARBYTES_SECRET");
-    for (const auto& [k, v] : env) merged[k] = v;
-    std::vector<std::string> env_strings;
-    for (const auto& [k, v] : merged) env_strings.push_back(k + "=" + v);
-    std::vector<std::string> argv_strings{NEARBYTES_CLI_PATH};
-    argv_strings.insert(argv_strings.end(), args.begin(), args.end());
-
     int out_pipe[2], err_pipe[2];
     if (::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0) std::abort();
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      std::vector<char*> argv, envp;
-      for (auto& s : argv_strings) argv.push_back(s.data());
-      argv.push_back(nullptr);
-      for (auto& s : env_strings) envp.push_back(s.data());
-      envp.push_back(nullptr);
-      int null_fd = ::open("/dev/null", O_RDONLY);
-      ::dup2(null_fd, 0);
-      ::dup2(out_pipe[1], 1);
-      ::dup2(err_pipe[1], 2);
-      ::setsid();
-      ::execve(argv[0], argv.data(), envp.data());
-      _exit(127);
-    }
+    int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    pid_ = nb::testing::StartCli(args, nb::testing::CliEnvironment(env), null_fd, out_pipe[1],
+                                 err_pipe[1]);
+    ::close(null_fd);
     ::close(out_pipe[1]);
     ::close(err_pipe[1]);
     out_fd_ = out_pipe[0];

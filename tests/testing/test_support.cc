@@ -59,9 +59,7 @@ void CopyTree(const fs::path& from, const fs::path& to) {
   fs::copy(from, to, fs::copy_options::recursive | fs::copy_options::overwrite_existing);
 }
 
-RunResult RunCli(const std::vector<std::string>& args,
-                 const std::map<std::string, std::string>& env, const std::string& stdin_data) {
-  TempDir default_home;
+std::vector<std::string> CliEnvironment(const std::map<std::string, std::string>& env) {
   std::map<std::string, std::string> merged;
   for (char** e = environ; *e != nullptr; ++e) {
     std::string entry(*e);
@@ -69,36 +67,47 @@ RunResult RunCli(const std::vector<std::string>& args,
     if (eq != std::string::npos) merged[entry.substr(0, eq)] = entry.substr(eq + 1);
   }
   merged.erase("NEARBYTES_SECRET");
-  merged["NEARBYTES_HOME"] = default_home.path().string();
   for (const auto& [k, v] : env) merged[k] = v;
+  std::vector<std::string> out;
+  for (const auto& [k, v] : merged) out.push_back(k + "=" + v);
+  return out;
+}
 
-  std::vector<std::string> env_strings;
-  for (const auto& [k, v] : merged) env_strings.push_back(k + "=" + v);
-  std::vector<char*> envp;
-  for (auto& s : env_strings) envp.push_back(s.data());
-  envp.push_back(nullptr);
-
+int StartCli(const std::vector<std::string>& args, const std::vector<std::string>& env_strings,
+             int in_fd, int out_fd, int err_fd) {
   std::vector<std::string> argv_strings{NEARBYTES_CLI_PATH};
   argv_strings.insert(argv_strings.end(), args.begin(), args.end());
-  std::vector<char*> argv;
+  std::vector<std::string> envp_strings = env_strings;
+  std::vector<char*> argv, envp;
   for (auto& s : argv_strings) argv.push_back(s.data());
   argv.push_back(nullptr);
+  for (auto& s : envp_strings) envp.push_back(s.data());
+  envp.push_back(nullptr);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(in_fd, 0);
+    ::dup2(out_fd, 1);
+    ::dup2(err_fd, 2);
+    // No controlling terminal: a test must never hang on a prompt.
+    ::setsid();
+    ::execve(argv[0], argv.data(), envp.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+RunResult RunCli(const std::vector<std::string>& args,
+                 const std::map<std::string, std::string>& env, const std::string& stdin_data) {
+  TempDir default_home;
+  std::map<std::string, std::string> with_home{{"NEARBYTES_HOME", default_home.path().string()}};
+  for (const auto& [k, v] : env) with_home[k] = v;
 
   int in_pipe[2], out_pipe[2], err_pipe[2];
   if (::pipe2(in_pipe, O_CLOEXEC) != 0 || ::pipe2(out_pipe, O_CLOEXEC) != 0 ||
       ::pipe2(err_pipe, O_CLOEXEC) != 0) {
     throw std::runtime_error("pipe failed");
   }
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::dup2(in_pipe[0], 0);
-    ::dup2(out_pipe[1], 1);
-    ::dup2(err_pipe[1], 2);
-    // No controlling terminal: a test must never hang on a prompt.
-    ::setsid();
-    ::execve(argv[0], argv.data(), envp.data());
-    _exit(127);
-  }
+  pid_t pid = StartCli(args, CliEnvironment(with_home), in_pipe[0], out_pipe[1], err_pipe[1]);
   ::close(in_pipe[0]);
   ::close(out_pipe[1]);
   ::close(err_pipe[1]);
@@ -141,26 +150,9 @@ RunResult RunCli(const std::vector<std::string>& args,
 }
 
 int SpawnCli(const std::vector<std::string>& args, const std::map<std::string, std::string>& env) {
-  std::vector<std::string> strings{NEARBYTES_CLI_PATH};
-  strings.insert(strings.end(), args.begin(), args.end());
-  std::vector<std::string> env_strings;
-  for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
-  for (const auto& [k, v] : env) env_strings.push_back(k + "=" + v);
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    std::vector<char*> argv, envp;
-    for (auto& s : strings) argv.push_back(s.data());
-    argv.push_back(nullptr);
-    for (auto& s : env_strings) envp.push_back(s.data());
-    envp.push_back(nullptr);
-    int null_fd = ::open("/dev/null", O_RDWR);
-    ::dup2(null_fd, 0);
-    ::dup2(null_fd, 1);
-    ::dup2(null_fd, 2);
-    ::setsid();
-    ::execve(argv[0], argv.data(), envp.data());
-    _exit(127);
-  }
+  int null_fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+  pid_t pid = StartCli(args, CliEnvironment(env), null_fd, null_fd, null_fd);
+  ::close(null_fd);
   return pid;
 }
 

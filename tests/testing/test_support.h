@@ -46,6 +46,14 @@ RunResult RunCli(const std::vector<std::string>& args,
                  const std::map<std::string, std::string>& env = {},
                  const std::string& stdin_data = "");
 
+// The environment a child CLI gets: this process's, without
+// NEARBYTES_SECRET, with `env` overriding any entry.
+std::vector<std::string> CliEnvironment(const std::map<std::string, std::string>& env);
+// Forks and execs the nearbytes binary in its own session with the given
+// standard streams; returns its pid.
+int StartCli(const std::vector<std::string>& args, const std::vector<std::string>& env_strings,
+             int in_fd, int out_fd, int err_fd);
+
 // Starts the nearbytes binary in the background (standard streams on
 // /dev/null, its own session) and returns its pid, for tests that kill it.
 int SpawnCli(const std::vector<std::string>& args, const std::map<std::string, std::string>& env);

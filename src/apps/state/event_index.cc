@@ -46,13 +46,13 @@ std::vector<crypto::Hash256> UnpackRefs(ByteSpan packed) {
 // decoded (its payload and timestamp are NULL). Not an EventKind bit.
 constexpr int64_t kStoredUndecodable = 0;
 
+}  // namespace
+
 crypto::Hash256 HashFromBlob(ByteSpan blob) {
   crypto::Hash256 h;
-  if (blob.size() == 32) std::copy_n(blob.data(), 32, h.bytes.begin());
+  if (blob.size() == h.bytes.size()) std::copy(blob.begin(), blob.end(), h.bytes.begin());
   return h;
 }
-
-}  // namespace
 
 EventKind KindOf(const files::DecodedEvent& event) {
   if (event.files) return kKindFiles;

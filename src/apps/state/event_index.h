@@ -27,6 +27,8 @@ enum EventKind : unsigned {
   kAllKinds = 15,
 };
 EventKind KindOf(const files::DecodedEvent& event);
+// A hash column of the state database (32 bytes; zeros if it is not).
+crypto::Hash256 HashFromBlob(ByteSpan blob);
 
 struct RefreshReport {
   std::vector<files::DecodedEvent> added;  // newly verified and decoded

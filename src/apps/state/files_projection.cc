@@ -9,12 +9,6 @@ using files::DecodedEvent;
 using files::FilesReading;
 using files::OrderNode;
 
-crypto::Hash256 HashFromBlob(ByteSpan blob) {
-  crypto::Hash256 h;
-  if (blob.size() == h.bytes.size()) std::copy(blob.begin(), blob.end(), h.bytes.begin());
-  return h;
-}
-
 // What was stored by the last load, read in one transaction so another
 // process's write is seen whole or not at all.
 struct Stored {
