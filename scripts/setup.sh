@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   libssl-dev libsqlite3-dev libboost-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  clang-format openssl
+  clang-format openssl ccache
 )
 # Peers for the side-by-side benchmarks (bench/): only when asked, they are not needed to build.
 if [[ "${NEARBYTES_BENCH_PEERS:-0}" == 1 ]]; then
