@@ -11,6 +11,8 @@
 
 #include "hub/home.h"
 #include "hub/keyring.h"
+#include "hub/secret.h"
+#include "store/file_io.h"
 #include "sync/folder_carrier.h"
 
 namespace nb::cli {
@@ -42,7 +44,7 @@ Result<store::Store*> Context::OpenStore(bool create) {
 
 namespace {
 
-Result<std::string> PromptSecret() {
+Result<std::string> PromptSecret(const char* prompt) {
   FILE* tty = std::fopen("/dev/tty", "r+");
   if (tty == nullptr) {
     return MakeError(ErrorCode::kInvalidArgument,
@@ -57,7 +59,7 @@ Result<std::string> PromptSecret() {
     quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
     ::tcsetattr(fd, TCSAFLUSH, &quiet);
   }
-  std::fputs("Hub secret: ", tty);
+  std::fputs(prompt, tty);
   std::fflush(tty);
   std::string secret;
   for (int c = std::fgetc(tty); c != EOF && c != '\n'; c = std::fgetc(tty)) {
@@ -80,36 +82,120 @@ Result<std::string> Context::ReadSecret() {
   return secret;
 }
 
-Result<std::string> Context::ReadSecretOnce() {
-  if (!options.secret_file.empty()) {
-    std::ifstream in(options.secret_file, std::ios::binary);
-    if (!in) {
-      return MakeError(ErrorCode::kNotFound, "cannot read secret file " + options.secret_file);
+Result<std::string> Context::ReadNewSecret() {
+  confirm_typed_secret_ = true;
+  return ReadSecret();
+}
+
+namespace {
+
+// A secret is a passphrase: anything longer is a mistake (a wrong file).
+constexpr uint64_t kMaxSecretFileBytes = 64 * 1024;
+
+Result<std::string> ReadSecretFile(const std::string& path) {
+  auto bytes = store::ReadFileBytes(path, kMaxSecretFileBytes);
+  if (!bytes.ok()) {
+    std::error_code ec;
+    auto status = std::filesystem::status(path, ec);
+    if (bytes.error().code == ErrorCode::kNotFound) {
+      return MakeError(ErrorCode::kNotFound, "cannot read secret file " + path + ": no such file");
     }
-    std::stringstream buffer;
-    buffer << in.rdbuf();
-    std::string secret = buffer.str();
-    // A file written by `echo` ends in a newline that is not part of the secret.
-    if (!secret.empty() && secret.back() == '\n') secret.pop_back();
-    if (!secret.empty() && secret.back() == '\r') secret.pop_back();
-    if (secret.empty()) {
+    if (!ec && !std::filesystem::is_regular_file(status)) {
       return MakeError(ErrorCode::kInvalidArgument,
-                       "secret file " + options.secret_file + " is empty");
+                       "secret file " + path + " is not a regular file");
     }
-    return secret;
+    if (!ec && std::filesystem::file_size(path, ec) > kMaxSecretFileBytes) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "secret file " + path + " is larger than 64 KiB: not a secret");
+    }
+    return MakeError(bytes.error().code,
+                     "cannot read secret file " + path + ": " + bytes.error().message);
   }
+  std::string secret(bytes->begin(), bytes->end());
+  // A file written by `echo` ends in a newline that is not part of the secret.
+  if (!secret.empty() && secret.back() == '\n') secret.pop_back();
+  if (!secret.empty() && secret.back() == '\r') secret.pop_back();
+  if (secret.empty()) {
+    return MakeError(ErrorCode::kInvalidArgument, "secret file " + path + " is empty");
+  }
+  return secret;
+}
+
+std::string HubLabel(const std::string& id, const std::string& secret) {
+  auto parsed = hub::ParseSecret(secret);
+  std::string name = parsed.ok() && parsed->display_name ? *parsed->display_name : "(no name)";
+  return name + " (" + id.substr(0, 12) + ")";
+}
+
+std::string ListRemembered(const std::map<std::string, std::string>& secrets) {
+  std::string out;
+  for (const auto& [id, secret] : secrets) {
+    if (!out.empty()) out += ", ";
+    out += HubLabel(id, secret);
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::string> ResolveRememberedHub(const std::string& wanted,
+                                         const std::map<std::string, std::string>& secrets) {
+  std::vector<std::string> matches;
+  for (const auto& [id, secret] : secrets) {
+    auto parsed = hub::ParseSecret(secret);
+    bool name_match = parsed.ok() && parsed->display_name && *parsed->display_name == wanted;
+    bool id_match = wanted.size() >= 4 && id.compare(0, wanted.size(), wanted) == 0;
+    if (name_match || id_match) matches.push_back(id);
+  }
+  if (matches.size() == 1) return matches.front();
+  if (secrets.empty()) {
+    return MakeError(ErrorCode::kNotFound,
+                     "--hub " + wanted + ": this machine remembers no hub (nearbytes hub create)");
+  }
+  if (matches.empty()) {
+    return MakeError(
+        ErrorCode::kNotFound,
+        "--hub " + wanted + " matches no remembered hub; remembered: " + ListRemembered(secrets));
+  }
+  std::map<std::string, std::string> several;
+  for (const auto& id : matches) several[id] = secrets.at(id);
+  return MakeError(ErrorCode::kInvalidArgument,
+                   "--hub " + wanted + " matches several hubs: " + ListRemembered(several) +
+                       "; give more of the id");
+}
+
+Result<std::string> Context::ReadSecretOnce() {
+  if (!options.secret_file.empty()) return ReadSecretFile(options.secret_file);
   if (const char* env = std::getenv("NEARBYTES_SECRET"); env != nullptr && *env != '\0') {
     return std::string(env);
   }
-  // A machine that holds exactly one hub's secret opens that hub.
-  auto keyring = hub::Keyring::Load(hub::HomeDir());
-  if (keyring.ok() && keyring->secrets().size() == 1) return keyring->secrets().begin()->second;
-  if (keyring.ok() && keyring->secrets().size() > 1 && ::isatty(STDIN_FILENO) != 1) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     "this machine holds " + std::to_string(keyring->secrets().size()) +
-                         " hubs' secrets: choose one with NEARBYTES_SECRET or --secret-file");
+  if (confirm_typed_secret_) {
+    // A new hub: never one of the remembered ones; ask twice.
+    NB_ASSIGN_OR_RETURN(std::string first, PromptSecret("New hub secret: "));
+    NB_ASSIGN_OR_RETURN(std::string again, PromptSecret("Type it again: "));
+    if (first != again) {
+      return MakeError(ErrorCode::kInvalidArgument, "the two secrets differ; nothing was created");
+    }
+    secret_typed_ = true;
+    return first;
   }
-  return PromptSecret();
+  auto keyring = hub::Keyring::Load(hub::HomeDir());
+  if (!options.hub.empty()) {
+    if (!keyring.ok()) return keyring.error();
+    NB_ASSIGN_OR_RETURN(std::string id, ResolveRememberedHub(options.hub, keyring->secrets()));
+    return keyring->secrets().at(id);
+  }
+  // A machine that holds exactly one hub's secret opens that hub.
+  if (keyring.ok() && keyring->secrets().size() == 1) return keyring->secrets().begin()->second;
+  if (keyring.ok() && keyring->secrets().size() > 1) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "this machine remembers " + std::to_string(keyring->secrets().size()) +
+                         " hubs: " + ListRemembered(keyring->secrets()) +
+                         "; choose one with --hub NAME or --hub ID-PREFIX (or give its secret)");
+  }
+  NB_ASSIGN_OR_RETURN(std::string typed, PromptSecret("Hub secret: "));
+  secret_typed_ = true;
+  return typed;
 }
 
 Result<hub::HubKeys> Context::Keys() {
@@ -169,7 +255,7 @@ void SetCommand(CLI::App* command, CommandFn fn) {
       if (!finished.ok()) result = finished.error();
     }
     if (!result.ok()) {
-      std::cerr << "nearbytes: " << result.error().message << "\n";
+      PrintError(result.error(), Context::current() != nullptr && Context::current()->options.json);
       throw CLI::RuntimeError(1);
     }
     if (*result != 0) throw CLI::RuntimeError(*result);
@@ -178,6 +264,42 @@ void SetCommand(CLI::App* command, CommandFn fn) {
 
 void PrintJson(const nlohmann::ordered_json& value) {
   std::cout << value.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+}
+
+namespace {
+
+const char* ErrorCodeKey(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kInvalidArgument:
+      return "invalid_argument";
+    case ErrorCode::kNotFound:
+      return "not_found";
+    case ErrorCode::kCorrupt:
+      return "corrupt";
+    case ErrorCode::kIo:
+      return "io";
+    case ErrorCode::kCrypto:
+      return "crypto";
+    case ErrorCode::kUnsupported:
+      return "unsupported";
+    case ErrorCode::kCancelled:
+      return "cancelled";
+    case ErrorCode::kInternal:
+      return "internal";
+  }
+  return "internal";
+}
+
+}  // namespace
+
+void PrintError(const Error& error, bool json) {
+  if (json) {
+    std::cout.flush();
+    PrintJson(nlohmann::ordered_json{
+        {"error", {{"code", ErrorCodeKey(error.code)}, {"message", error.message}}}});
+  } else {
+    std::cerr << "nearbytes: " << error.message << "\n";
+  }
 }
 
 std::string HumanBytes(uint64_t bytes) {
@@ -198,5 +320,42 @@ std::string HumanBytes(uint64_t bytes) {
 }
 
 bool StdoutIsTerminal() { return ::isatty(STDOUT_FILENO) == 1; }
+
+std::string Printable(std::string_view text, bool keep_newlines) {
+  static constexpr std::string_view kReplacement = "\xef\xbf\xbd";
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    auto c = static_cast<uint8_t>(text[i]);
+    if (c == '\n' && keep_newlines) {
+      out.append("\n    ");
+    } else if (c == '\t') {
+      out.push_back('\t');
+    } else if (c < 0x20 || c == 0x7f) {
+      out.append(kReplacement);
+    } else if (c == 0xc2 && i + 1 < text.size() && static_cast<uint8_t>(text[i + 1]) >= 0x80 &&
+               static_cast<uint8_t>(text[i + 1]) <= 0x9f) {
+      out.append(kReplacement);  // C1 control
+      ++i;
+    } else if (c == 0xe2 && i + 2 < text.size() &&
+               ((static_cast<uint8_t>(text[i + 1]) == 0x80 &&
+                 static_cast<uint8_t>(text[i + 2]) >= 0xaa &&
+                 static_cast<uint8_t>(text[i + 2]) <= 0xae) ||
+                (static_cast<uint8_t>(text[i + 1]) == 0x81 &&
+                 static_cast<uint8_t>(text[i + 2]) >= 0xa6 &&
+                 static_cast<uint8_t>(text[i + 2]) <= 0xa9))) {
+      out.append(kReplacement);  // U+202A..U+202E, U+2066..U+2069
+      i += 2;
+    } else {
+      out.push_back(static_cast<char>(c));
+    }
+  }
+  return out;
+}
+
+std::string TerminalText(std::string_view text) {
+  static const bool terminal = StdoutIsTerminal();
+  return terminal ? Printable(text) : std::string(text);
+}
 
 }  // namespace nb::cli

@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -18,6 +19,7 @@ namespace nb::cli {
 struct GlobalOptions {
   std::string store_path;   // empty: $NEARBYTES_HOME/store
   std::string secret_file;  // empty: $NEARBYTES_SECRET or a prompt
+  std::string hub;          // --hub: a remembered hub's name or id prefix
   bool json = false;
   bool quiet = false;
 };
@@ -36,6 +38,13 @@ class Context {
   // The secret: --secret-file, then $NEARBYTES_SECRET, then a prompt on the
   // terminal with echo off. Never a command-line argument (visible in ps).
   Result<std::string> ReadSecret();
+  // Like ReadSecret, but a secret typed at the prompt is asked twice (for
+  // `hub create`, where a typo would make a different hub).
+  Result<std::string> ReadNewSecret();
+  // Uses `secret` for this run (a generated one).
+  void SetSecret(std::string secret) { secret_ = std::move(secret); }
+  // True when the secret came from the terminal prompt.
+  bool secret_was_typed() const { return secret_typed_; }
   Result<hub::HubKeys> Keys();
   // Opens the hub of the secret in the store.
   Result<hub::Hub*> OpenHub(bool create);
@@ -52,9 +61,16 @@ class Context {
 
   std::unique_ptr<hub::Hub> hub_;
   std::string secret_;
+  bool secret_typed_ = false;
+  bool confirm_typed_secret_ = false;
   bool appended_ = false;
   static Context* current_;
 };
+
+// Picks a remembered hub by display name or id prefix (4+ hex digits);
+// errors list the candidates.
+Result<std::string> ResolveRememberedHub(const std::string& wanted,
+                                         const std::map<std::string, std::string>& secrets);
 
 // A command's body. Returns the exit code, or an error that main prints as
 // one line (exit 1).
@@ -70,6 +86,15 @@ void RegisterChatCommands(CLI::App& app, Context& ctx);
 
 // Output helpers.
 void PrintJson(const nlohmann::ordered_json& value);
+// Prints a command's error: one line on stderr, or with --json a JSON
+// object {"error":{"code","message"}} on stdout.
+void PrintError(const Error& error, bool json);
+// Text from a hub (file names, messages) shown on a terminal: control
+// characters, C1 controls and bidirectional overrides become U+FFFD, so a
+// name cannot move the cursor or recolor the screen. `keep_newlines` keeps
+// line breaks (indented) for chat bodies. Unchanged when stdout is a pipe.
+std::string Printable(std::string_view text, bool keep_newlines = false);
+std::string TerminalText(std::string_view text);
 std::string HumanBytes(uint64_t bytes);
 bool StdoutIsTerminal();
 

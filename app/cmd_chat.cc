@@ -42,41 +42,6 @@ std::string FormatTime(int64_t ms) {
   return buf;
 }
 
-// Text from the hub goes to a terminal: control characters, C1 controls and
-// bidirectional overrides are shown as U+FFFD so a message cannot move the
-// cursor, recolor the screen or reorder what follows it.
-std::string Printable(std::string_view text, bool keep_newlines) {
-  static constexpr std::string_view kReplacement = "\xef\xbf\xbd";
-  std::string out;
-  out.reserve(text.size());
-  for (size_t i = 0; i < text.size(); ++i) {
-    auto c = static_cast<uint8_t>(text[i]);
-    if (c == '\n' && keep_newlines) {
-      out.append("\n    ");
-    } else if (c == '\t') {
-      out.push_back('\t');
-    } else if (c < 0x20 || c == 0x7f) {
-      out.append(kReplacement);
-    } else if (c == 0xc2 && i + 1 < text.size() && static_cast<uint8_t>(text[i + 1]) >= 0x80 &&
-               static_cast<uint8_t>(text[i + 1]) <= 0x9f) {
-      out.append(kReplacement);  // C1 control
-      ++i;
-    } else if (c == 0xe2 && i + 2 < text.size() &&
-               ((static_cast<uint8_t>(text[i + 1]) == 0x80 &&
-                 static_cast<uint8_t>(text[i + 2]) >= 0xaa &&
-                 static_cast<uint8_t>(text[i + 2]) <= 0xae) ||
-                (static_cast<uint8_t>(text[i + 1]) == 0x81 &&
-                 static_cast<uint8_t>(text[i + 2]) >= 0xa6 &&
-                 static_cast<uint8_t>(text[i + 2]) <= 0xa9))) {
-      out.append(kReplacement);  // U+202A..U+202E, U+2066..U+2069
-      i += 2;
-    } else {
-      out.push_back(static_cast<char>(c));
-    }
-  }
-  return out;
-}
-
 // The identity file, if there is one. A missing file is not an error here;
 // an unreadable or unsafe one is.
 Result<std::optional<Identity>> OptionalIdentity() {

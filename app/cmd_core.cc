@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "hub/home.h"
 #include "hub/keyring.h"
+#include "hub/secret_strength.h"
 
 namespace nb::cli {
 namespace {
@@ -51,20 +52,60 @@ std::string TypeLabel(const EventRow& row) {
   return row.summary->type;
 }
 
-Result<int> HubCreate(Context& ctx, bool remember) {
+struct HubCreateArgs {
+  bool no_remember = false;
+  bool generate = false;
+  std::string name;
+};
+
+Result<int> HubCreate(Context& ctx, const HubCreateArgs& args) {
+  if (args.generate) {
+    if (!ctx.options.secret_file.empty() || std::getenv("NEARBYTES_SECRET") != nullptr) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "--generate makes a new secret: do not also give one (--secret-file or "
+                       "NEARBYTES_SECRET)");
+    }
+    ctx.SetSecret(hub::GenerateSecret(args.name));
+  } else if (!args.name.empty()) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "--name goes with --generate; a typed secret names its hub itself "
+                     "(\"name:password\")");
+  }
+  NB_ASSIGN_OR_RETURN(std::string secret, ctx.ReadNewSecret());
+  hub::SecretStrength strength = hub::EstimateSecretStrength(secret);
   NB_ASSIGN_OR_RETURN(hub::Hub * hub, ctx.OpenHub(/*create=*/true));
-  if (remember) {
-    NB_ASSIGN_OR_RETURN(std::string secret, ctx.ReadSecret());
+  if (!args.no_remember) {
     NB_ASSIGN_OR_RETURN(hub::Keyring keyring, hub::Keyring::Load(hub::HomeDir()));
     NB_RETURN_IF_ERROR(keyring.Remember(hub->id(), secret));
   }
+  if (strength.weak()) {
+    std::string reasons;
+    for (const auto& w : strength.warnings) reasons += (reasons.empty() ? "" : "; ") + w;
+    std::cerr << "nearbytes: warning: weak secret (" << reasons << "): about "
+              << static_cast<int>(strength.bits) << " bits, which one GPU guesses in "
+              << strength.time_to_guess
+              << ". The hub id is public and the key derivation uses a fixed salt, so anyone "
+                 "who sees this hub's id can guess its secret offline. `nearbytes hub create "
+                 "--generate` makes a strong one.\n";
+  }
   if (ctx.options.json) {
-    PrintJson(Json{{"id", hub->id()},
-                   {"name", hub->keys().display_name()},
-                   {"store", hub->store().primary().path().string()}});
+    Json out{{"id", hub->id()},
+             {"name", hub->keys().display_name()},
+             {"store", hub->store().primary().path().string()},
+             {"remembered", !args.no_remember},
+             {"secretBits", static_cast<int>(strength.bits)},
+             {"weakSecret", strength.weak()}};
+    if (args.generate) out["secret"] = secret;
+    PrintJson(out);
   } else {
     std::cout << "Hub \"" << hub->keys().display_name() << "\" is ready in "
               << hub->store().primary().path().string() << "\n  id " << hub->id() << "\n";
+    if (args.generate) {
+      std::cout << "\nIts secret (write it down: it is the only key to this hub; whoever has it "
+                   "can read and write everything):\n\n  "
+                << secret << "\n\n";
+      if (!args.no_remember) std::cout << "This machine remembers it.\n";
+    }
   }
   return 0;
 }
@@ -270,14 +311,25 @@ Result<int> VerifyCommand(Context& ctx) {
 void RegisterCoreCommands(CLI::App& app, Context& ctx) {
   CLI::App* hub = app.add_subcommand("hub", "Create a hub or show what one holds");
   hub->require_subcommand(1);
-  auto no_remember = std::make_shared<bool>(false);
+  auto create_args = std::make_shared<HubCreateArgs>();
   auto* create = hub->add_subcommand("create",
                                      "Create the hub of your secret in the store "
                                      "(nothing happens if it exists) and remember "
                                      "the secret on this machine");
-  create->add_flag("--no-remember", *no_remember,
+  create->add_flag("--no-remember", create_args->no_remember,
                    "Do not keep the secret in $NEARBYTES_HOME/secrets");
-  SetCommand(create, [&ctx, no_remember] { return HubCreate(ctx, !*no_remember); });
+  create->add_flag("--generate", create_args->generate,
+                   "Make a strong random secret, print it once and remember it");
+  create->add_option("--name", create_args->name, "The hub's name, with --generate")
+      ->type_name("NAME");
+  create->footer(
+      "The secret is the hub: whoever has it can read and write everything, and a lost\n"
+      "secret cannot be recovered. A typed secret is asked twice.\n\n"
+      "Examples:\n"
+      "  nearbytes hub create --generate --name team     # a strong secret, printed once\n"
+      "  NEARBYTES_SECRET='team:long passphrase' nearbytes hub create\n"
+      "  nearbytes --store /media/usb hub create --no-remember");
+  SetCommand(create, [&ctx, create_args] { return HubCreate(ctx, *create_args); });
   SetCommand(hub->add_subcommand("forget",
                                  "Remove this hub's secret from this machine "
                                  "(its data stays)"),

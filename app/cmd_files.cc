@@ -8,9 +8,16 @@
 #include <cstring>
 #include <iostream>
 
+#include <fnmatch.h>
+
+#include <map>
+
+#include "apps/files/content_check.h"
 #include "apps/files/file_content.h"
+#include "apps/files/files_at.h"
 #include "apps/files/files_writer.h"
 #include "cli.h"
+#include "crypto/random.h"
 #include "progress.h"
 #include "store/file_io.h"
 
@@ -131,6 +138,55 @@ Status PlanTree(const fs::path& root, const std::string& hub_root, PutPlan& plan
   return Status::Ok();
 }
 
+std::string DisplayLocal(const std::string& local) {
+  return local == "-" ? "standard input" : local;
+}
+
+// Refuses, before anything is written, a plan that would store two sources
+// under one hub path, make one path both a file and a directory, or write
+// below a live file (which would silently replace that file).
+Status CheckPlan(const PutPlan& plan, const FilesReading& reading) {
+  std::map<std::string, const PutItem*> by_path;
+  for (const auto& item : plan.files) {
+    auto [it, inserted] = by_path.emplace(item.hub_path, &item);
+    if (!inserted) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       DisplayLocal(it->second->local) + " and " + DisplayLocal(item.local) +
+                           " would both be stored as " + item.hub_path + "; nothing was written");
+    }
+  }
+  auto check_ancestors = [&](const std::string& path, const std::string& what) -> Status {
+    for (size_t slash = path.find('/'); slash != std::string::npos;
+         slash = path.find('/', slash + 1)) {
+      std::string ancestor = path.substr(0, slash);
+      if (reading.IsFile(ancestor)) {
+        return MakeError(ErrorCode::kInvalidArgument,
+                         "a file exists at " + ancestor + " (cannot put " + what + " below it)");
+      }
+      if (auto planned = by_path.find(ancestor); planned != by_path.end()) {
+        return MakeError(ErrorCode::kInvalidArgument, ancestor + " would be both a file (" +
+                                                          DisplayLocal(planned->second->local) +
+                                                          ") and a directory; nothing was written");
+      }
+    }
+    return Status::Ok();
+  };
+  for (const auto& item : plan.files) {
+    NB_RETURN_IF_ERROR(check_ancestors(item.hub_path, DisplayLocal(item.local)));
+    if (reading.IsDirectory(item.hub_path)) {
+      return MakeError(ErrorCode::kInvalidArgument, "a directory exists at " + item.hub_path +
+                                                        " (cannot put " + DisplayLocal(item.local) +
+                                                        " there; use --to " + item.hub_path + "/)");
+    }
+  }
+  for (const auto& dir : plan.empty_dirs) {
+    NB_RETURN_IF_ERROR(check_ancestors(dir, "a directory"));
+    if (reading.IsFile(dir))
+      return MakeError(ErrorCode::kInvalidArgument, "a file exists at " + dir);
+  }
+  return Status::Ok();
+}
+
 Result<int> Put(Context& ctx, const std::vector<std::string>& sources, const std::string& to_raw) {
   NB_ASSIGN_OR_RETURN(FilesSession session, OpenFiles(ctx));
   FilesWriter& writer = *session.writer;
@@ -173,6 +229,7 @@ Result<int> Put(Context& ctx, const std::vector<std::string>& sources, const std
                                                         item.hub_path + "\": invalid hub path");
     }
   }
+  NB_RETURN_IF_ERROR(CheckPlan(plan, writer.reading()));
 
   std::vector<apps::files::Ingestor::Source> ingest_sources;
   for (const auto& item : plan.files) {
@@ -282,6 +339,34 @@ Result<int> Remove(Context& ctx, const std::vector<std::string>& paths, bool rec
   return 0;
 }
 
+// ---- time travel ----
+
+// The reading a command works on: the live one, or the one of --at.
+struct ChosenReading {
+  const FilesReading* live = nullptr;
+  std::optional<FilesReading> past;
+  std::string at_label;  // empty: live
+  const FilesReading& reading() const { return past ? *past : *live; }
+};
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Result<ChosenReading> ChooseReading(const FilesReading& live, const std::string& at) {
+  ChosenReading out;
+  out.live = &live;
+  if (at.empty()) return out;
+  NB_ASSIGN_OR_RETURN(apps::files::PointInTime point,
+                      apps::files::ParsePointInTime(live, at, NowMs()));
+  NB_ASSIGN_OR_RETURN(FilesReading past, apps::files::ReadingAt(live, point));
+  out.past = std::move(past);
+  out.at_label = point.event ? point.event->Hex().substr(0, 16) : at;
+  return out;
+}
+
 // ---- ls ----
 
 struct ListedEntry {
@@ -292,11 +377,13 @@ struct ListedEntry {
   int64_t modified = 0;
   bool conflict = false;
   const FileEntry* file = nullptr;
+  size_t missing_blocks = 0;  // blocks of the content not present here
 };
 
-Result<int> List(Context& ctx, const std::string& raw, bool recursive) {
+Result<int> List(Context& ctx, const std::string& raw, bool recursive, const std::string& at) {
   NB_ASSIGN_OR_RETURN(FilesSession session, OpenFiles(ctx));
-  const FilesReading& reading = session.writer->reading();
+  NB_ASSIGN_OR_RETURN(ChosenReading chosen, ChooseReading(session.writer->reading(), at));
+  const FilesReading& reading = chosen.reading();
   std::string base = NormalizeHubPath(raw);
   auto& store = session.hub->store();
   const auto& hub_key = session.hub->keys().symmetric_key();
@@ -306,15 +393,19 @@ Result<int> List(Context& ctx, const std::string& raw, bool recursive) {
   std::vector<ListedEntry> entries;
   auto add_file = [&](const std::string& path, const FileEntry& entry) {
     ListedEntry e{path, false, false, 0, entry.modified_ms, conflicted.count(path) > 0, &entry};
-    auto size = apps::files::ContentSize(store, hub_key, entry.content, entry.wrapped_key);
-    e.size = size.ok() ? *size : 0;
+    auto presence =
+        apps::files::CheckContentPresence(store, hub_key, entry.content, entry.wrapped_key);
+    e.size = presence.size;
+    e.missing_blocks = presence.missing;
     entries.push_back(std::move(e));
   };
-  if (!base.empty() && reading.IsFile(base)) {
+  bool listing_one_file = !base.empty() && reading.IsFile(base);
+  if (listing_one_file) {
     add_file(base, reading.files().at(base));
   } else {
     if (!base.empty() && !reading.IsDirectory(base)) {
-      return MakeError(ErrorCode::kNotFound, "no such file or directory: " + base);
+      return MakeError(ErrorCode::kNotFound, "no such file or directory: " + base +
+                                                 (at.empty() ? "" : " (at " + at + ")"));
     }
     std::string prefix = base.empty() ? "" : base + "/";
     auto in_scope = [&](const std::string& path) {
@@ -336,6 +427,7 @@ Result<int> List(Context& ctx, const std::string& raw, bool recursive) {
     std::sort(entries.begin(), entries.end(),
               [](const ListedEntry& a, const ListedEntry& b) { return a.path < b.path; });
   }
+  ctx.ReportIncidents();
 
   if (ctx.options.json) {
     Json out = Json::array();
@@ -350,6 +442,8 @@ Result<int> List(Context& ctx, const std::string& raw, bool recursive) {
         item["chunked"] = e.file->content.kind == ContentRef::Kind::kManifest;
         item["origin"] = e.file->origin_event.Hex();
         if (e.file->mime_type) item["mimeType"] = *e.file->mime_type;
+        item["complete"] = e.missing_blocks == 0;
+        if (e.missing_blocks > 0) item["missingBlocks"] = e.missing_blocks;
       }
       item["conflict"] = e.conflict;
       out.push_back(std::move(item));
@@ -357,9 +451,12 @@ Result<int> List(Context& ctx, const std::string& raw, bool recursive) {
     PrintJson(out);
     return 0;
   }
+  size_t incomplete = 0;
   for (const auto& e : entries) {
-    std::string name = recursive || base.empty() ? e.path : e.path.substr(base.size() + 1);
-    if (base == e.path) name = e.path;
+    // A single file is shown by its full path; entries of a directory
+    // relative to it, unless the listing is recursive.
+    std::string name =
+        (listing_one_file || recursive || base.empty()) ? e.path : e.path.substr(base.size() + 1);
     char line[64];
     if (e.dir) {
       std::snprintf(line, sizeof(line), "%-4s %10s  %16s  ", "dir", "-", "");
@@ -368,27 +465,203 @@ Result<int> List(Context& ctx, const std::string& raw, bool recursive) {
       std::snprintf(line, sizeof(line), "%-4s %10s  %16s  ", "file", HumanBytes(e.size).c_str(),
                     FormatTime(e.modified).c_str());
     }
-    std::cout << line << name << (e.conflict ? "   [conflict]" : "") << "\n";
+    std::cout << line << TerminalText(name) << (e.conflict ? "   [conflict]" : "");
+    if (e.missing_blocks > 0) {
+      std::cout << "   [content missing here]";
+      ++incomplete;
+    }
+    std::cout << "\n";
+  }
+  if (incomplete > 0) {
+    std::cerr << "nearbytes: " << incomplete
+              << " file(s) cannot be read here: their content is missing or was damaged; "
+                 "`nearbytes sync` with a device that has it repairs them\n";
+  }
+  return 0;
+}
+
+// ---- find / du ----
+
+std::string AsciiLower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+Result<int> Find(Context& ctx, const std::string& pattern, const std::string& raw_base) {
+  NB_ASSIGN_OR_RETURN(FilesSession session, OpenFiles(ctx));
+  const FilesReading& reading = session.writer->reading();
+  std::string base = NormalizeHubPath(raw_base);
+  if (!base.empty() && !reading.IsDirectory(base)) {
+    return MakeError(ErrorCode::kNotFound, "no such directory: " + base);
+  }
+  // A pattern with wildcards is a glob (on the whole path or the name);
+  // anything else a substring. Both ignore case, like a desktop search.
+  bool glob = pattern.find_first_of("*?[") != std::string::npos;
+  std::string needle = AsciiLower(pattern);
+  auto matches = [&](const std::string& path) {
+    if (glob) {
+      return ::fnmatch(pattern.c_str(), path.c_str(), FNM_CASEFOLD) == 0 ||
+             ::fnmatch(pattern.c_str(), BaseName(path).c_str(), FNM_CASEFOLD) == 0;
+    }
+    return AsciiLower(path).find(needle) != std::string::npos;
+  };
+  std::string prefix = base.empty() ? "" : base + "/";
+  std::vector<std::pair<std::string, bool>> found;  // path, is directory
+  for (const auto& dir : reading.Directories()) {
+    if (dir.path.starts_with(prefix) && matches(dir.path)) found.emplace_back(dir.path, true);
+  }
+  for (auto it = reading.files().lower_bound(prefix);
+       it != reading.files().end() && it->first.starts_with(prefix); ++it) {
+    if (matches(it->first)) found.emplace_back(it->first, false);
+  }
+  std::sort(found.begin(), found.end());
+  if (ctx.options.json) {
+    Json out = Json::array();
+    for (const auto& [path, dir] : found) {
+      Json item{{"path", path}, {"type", dir ? "directory" : "file"}};
+      if (!dir) {
+        const FileEntry& entry = reading.files().at(path);
+        item["modified"] = entry.modified_ms;
+        item["origin"] = entry.origin_event.Hex();
+      }
+      out.push_back(std::move(item));
+    }
+    PrintJson(out);
+  } else {
+    for (const auto& [path, dir] : found)
+      std::cout << TerminalText(path) << (dir ? "/" : "") << "\n";
+  }
+  return found.empty() ? 1 : 0;
+}
+
+Result<int> DiskUsage(Context& ctx, const std::string& raw) {
+  NB_ASSIGN_OR_RETURN(FilesSession session, OpenFiles(ctx));
+  const FilesReading& reading = session.writer->reading();
+  std::string base = NormalizeHubPath(raw);
+  auto& store = session.hub->store();
+  const auto& hub_key = session.hub->keys().symmetric_key();
+  if (!base.empty() && !reading.IsFile(base) && !reading.IsDirectory(base)) {
+    return MakeError(ErrorCode::kNotFound, "no such file or directory: " + base);
+  }
+  struct Usage {
+    uint64_t bytes = 0;
+    size_t files = 0;
+    bool dir = false;
+  };
+  std::map<std::string, Usage> children;
+  Usage total;
+  size_t unknown = 0;
+  std::string prefix = base.empty() ? "" : base + "/";
+  auto add = [&](const std::string& path, const FileEntry& entry) {
+    auto size = apps::files::ContentSize(store, hub_key, entry.content, entry.wrapped_key);
+    if (!size.ok()) ++unknown;
+    uint64_t bytes = size.ok() ? *size : 0;
+    total.bytes += bytes;
+    ++total.files;
+    std::string rest = path.substr(prefix.size());
+    size_t slash = rest.find('/');
+    Usage& child = children[prefix + rest.substr(0, slash)];
+    child.bytes += bytes;
+    ++child.files;
+    child.dir = slash != std::string::npos;
+  };
+  if (!base.empty() && reading.IsFile(base)) {
+    prefix.clear();
+    add(base, reading.files().at(base));
+  } else {
+    for (auto it = reading.files().lower_bound(prefix);
+         it != reading.files().end() && it->first.starts_with(prefix); ++it) {
+      add(it->first, it->second);
+    }
+  }
+  ctx.ReportIncidents();
+  if (ctx.options.json) {
+    Json items = Json::array();
+    for (const auto& [path, usage] : children) {
+      items.push_back(Json{{"path", path},
+                           {"type", usage.dir ? "directory" : "file"},
+                           {"bytes", usage.bytes},
+                           {"files", usage.files}});
+    }
+    PrintJson(Json{{"path", base},
+                   {"bytes", total.bytes},
+                   {"files", total.files},
+                   {"unknownSizes", unknown},
+                   {"children", items}});
+    return 0;
+  }
+  for (const auto& [path, usage] : children) {
+    char line[48];
+    std::snprintf(line, sizeof(line), "%10s  %8zu  ", HumanBytes(usage.bytes).c_str(), usage.files);
+    std::cout << line << TerminalText(path) << (usage.dir ? "/" : "") << "\n";
+  }
+  char line[48];
+  std::snprintf(line, sizeof(line), "%10s  %8zu  ", HumanBytes(total.bytes).c_str(), total.files);
+  std::cout << line << "total" << (base.empty() ? "" : " of " + TerminalText(base)) << "\n";
+  if (unknown > 0) {
+    std::cerr << "nearbytes: " << unknown
+              << " file(s) have content missing here; their size is not counted\n";
   }
   return 0;
 }
 
 // ---- get / export ----
 
-// Writes content to `target` through a temp file in the same directory, so
-// an interrupted get never leaves a partial file under the final name.
-Status WriteContentAtomically(store::Store& store, const crypto::SymmetricKey& hub_key,
-                              const FileEntry& entry, const fs::path& target, Progress* progress) {
-  fs::path dir = target.parent_path().empty() ? fs::path(".") : target.parent_path();
-  std::string temp_name =
-      ".nearbytes-get-" + std::to_string(::getpid()) + "-" + target.filename().string();
-  fs::path temp = dir / temp_name;
-  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    return MakeError(ErrorCode::kIo,
-                     "cannot write " + temp.string() + ": " + store::ErrnoText(errno));
+// A new file that replaces `target` only on Commit (temp file with an
+// unpredictable name, O_EXCL|O_NOFOLLOW, fsync, rename, directory fsync).
+// Removed if never committed.
+class DurableFileWriter {
+ public:
+  DurableFileWriter() = default;
+  DurableFileWriter(const DurableFileWriter&) = delete;
+  DurableFileWriter& operator=(const DurableFileWriter&) = delete;
+  ~DurableFileWriter() {
+    if (fd_ >= 0) ::close(fd_);
+    if (!temp_.empty()) ::unlink(temp_.c_str());
   }
-  Status status = apps::files::ReadContent(
+  Status Open(const fs::path& target, mode_t mode) {
+    target_ = target;
+    fs::path dir = target.parent_path().empty() ? fs::path(".") : target.parent_path();
+    for (int attempt = 0; attempt < 8 && fd_ < 0; ++attempt) {
+      temp_ = dir / (std::string(".nearbytes-get-") + HexEncode(crypto::RandomBytes(8)) + ".tmp");
+      fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+      if (fd_ < 0 && errno != EEXIST) break;
+    }
+    if (fd_ < 0) {
+      int err = errno;
+      temp_.clear();
+      return MakeError(ErrorCode::kIo,
+                       "cannot write " + target.string() + ": " + store::ErrnoText(err));
+    }
+    return Status::Ok();
+  }
+  int fd() const { return fd_; }
+  Status Commit() {
+    if (::fsync(fd_) != 0) return Failed("cannot sync");
+    int rc = ::close(fd_);
+    fd_ = -1;
+    if (rc != 0) return Failed("cannot write");
+    if (::rename(temp_.c_str(), target_.c_str()) != 0) return Failed("cannot create");
+    temp_.clear();
+    return store::SyncDirectory(target_.parent_path().empty() ? fs::path(".")
+                                                              : target_.parent_path());
+  }
+
+ private:
+  Error Failed(const std::string& what) {
+    return MakeError(ErrorCode::kIo,
+                     what + " " + target_.string() + ": " + store::ErrnoText(errno));
+  }
+  fs::path target_, temp_;
+  int fd_ = -1;
+};
+
+// Streams a file's content to `fd`, naming `target` in errors.
+Status StreamContentTo(store::Store& store, const crypto::SymmetricKey& hub_key,
+                       const FileEntry& entry, int fd, const std::string& target,
+                       Progress* progress) {
+  return apps::files::ReadContent(
       store, hub_key, entry.content, entry.wrapped_key, [&](ByteSpan data) -> Status {
         size_t done = 0;
         while (done < data.size()) {
@@ -396,84 +669,126 @@ Status WriteContentAtomically(store::Store& store, const crypto::SymmetricKey& h
           if (n < 0 && errno == EINTR) continue;
           if (n < 0) {
             return MakeError(ErrorCode::kIo,
-                             "cannot write " + target.string() + ": " + store::ErrnoText(errno));
+                             "cannot write " + target + ": " + store::ErrnoText(errno));
           }
           done += static_cast<size_t>(n);
         }
         if (progress != nullptr) progress->AddBytes(data.size());
         return Status::Ok();
       });
-  if (status.ok() && ::fsync(fd) != 0) {
-    status = MakeError(ErrorCode::kIo, "cannot sync " + target.string());
+}
+
+// Writes content to `target` durably: a temp file with an unpredictable
+// name created exclusively (a planted file or symlink is never followed),
+// fsync, rename over the target, fsync of the directory. An interrupted
+// get never leaves a partial file under the final name.
+Status WriteContentAtomically(store::Store& store, const crypto::SymmetricKey& hub_key,
+                              const FileEntry& entry, const fs::path& target, Progress* progress) {
+  fs::path dir = target.parent_path().empty() ? fs::path(".") : target.parent_path();
+  DurableFileWriter writer;
+  NB_RETURN_IF_ERROR(writer.Open(target, 0644));
+  NB_RETURN_IF_ERROR(
+      StreamContentTo(store, hub_key, entry, writer.fd(), target.string(), progress));
+  // Keep the hub's modification time on the local copy.
+  timespec times[2];
+  times[0].tv_nsec = UTIME_OMIT;
+  times[1].tv_sec = static_cast<time_t>(entry.modified_ms / 1000);
+  times[1].tv_nsec = static_cast<long>((entry.modified_ms % 1000) * 1000000);
+  ::futimens(writer.fd(), times);
+  return writer.Commit();
+}
+
+// What is at a local path we are about to write.
+enum class LocalState { kAbsent, kSame, kDifferent, kNotAFile };
+
+// Compares a local file with a hub file's content, streaming both.
+Result<LocalState> CompareLocal(store::Store& store, const crypto::SymmetricKey& hub_key,
+                                const FileEntry& entry, const fs::path& target) {
+  struct stat st;
+  if (::lstat(target.c_str(), &st) != 0) {
+    if (errno == ENOENT) return LocalState::kAbsent;
+    return MakeError(ErrorCode::kIo,
+                     "cannot read " + target.string() + ": " + store::ErrnoText(errno));
   }
-  if (::close(fd) != 0 && status.ok()) {
-    status = MakeError(ErrorCode::kIo, "cannot close " + target.string());
+  if (!S_ISREG(st.st_mode)) return LocalState::kNotAFile;
+  int fd = ::open(target.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return LocalState::kDifferent;  // unreadable: treat as different
+  bool same = true;
+  Bytes local;
+  Status read = apps::files::ReadContent(
+      store, hub_key, entry.content, entry.wrapped_key, [&](ByteSpan data) -> Status {
+        if (!same) return Status::Ok();
+        local.resize(data.size());
+        size_t got = 0;
+        while (got < data.size()) {
+          ssize_t n = ::read(fd, local.data() + got, data.size() - got);
+          if (n < 0 && errno == EINTR) continue;
+          if (n <= 0) break;
+          got += static_cast<size_t>(n);
+        }
+        same = got == data.size() && std::memcmp(local.data(), data.data(), got) == 0;
+        return Status::Ok();
+      });
+  if (same) {
+    char extra;
+    ssize_t n;
+    do {
+      n = ::read(fd, &extra, 1);
+    } while (n < 0 && errno == EINTR);
+    same = n == 0;  // the local file must end where the content ends
   }
-  if (status.ok()) {
-    // Keep the hub's modification time on the local copy.
-    timespec times[2];
-    times[0].tv_nsec = UTIME_OMIT;
-    times[1].tv_sec = static_cast<time_t>(entry.modified_ms / 1000);
-    times[1].tv_nsec = static_cast<long>((entry.modified_ms % 1000) * 1000000);
-    ::utimensat(AT_FDCWD, temp.c_str(), times, 0);
-    if (::rename(temp.c_str(), target.c_str()) != 0) {
-      status = MakeError(ErrorCode::kIo,
-                         "cannot create " + target.string() + ": " + store::ErrnoText(errno));
-    }
-  }
-  if (!status.ok()) ::unlink(temp.c_str());
-  return status;
+  ::close(fd);
+  NB_RETURN_IF_ERROR(read);
+  return same ? LocalState::kSame : LocalState::kDifferent;
 }
 
 Status WriteContentToStdout(store::Store& store, const crypto::SymmetricKey& hub_key,
                             const FileEntry& entry) {
-  return apps::files::ReadContent(
-      store, hub_key, entry.content, entry.wrapped_key, [](ByteSpan data) -> Status {
-        size_t done = 0;
-        while (done < data.size()) {
-          ssize_t n = ::write(STDOUT_FILENO, data.data() + done, data.size() - done);
-          if (n < 0 && errno == EINTR) continue;
-          if (n < 0) {
-            return MakeError(ErrorCode::kIo, "cannot write to standard output");
-          }
-          done += static_cast<size_t>(n);
-        }
-        return Status::Ok();
-      });
+  return StreamContentTo(store, hub_key, entry, STDOUT_FILENO, "standard output", nullptr);
 }
 
-// The version a --version hash names: a CREATE_FILE event of this hub.
-Result<FileEntry> VersionEntry(const FilesReading& reading, const std::string& hex) {
-  auto hash = crypto::Hash256::FromHex(hex);
-  if (!hash) return MakeError(ErrorCode::kInvalidArgument, "--version needs a 64-hex event hash");
-  auto event = reading.FindEvent(*hash);
+// The version a --version id names: a CREATE_FILE of this hub that wrote
+// `path` (any unique prefix of its event id).
+Result<FileEntry> VersionEntry(const FilesReading& reading, const std::string& path,
+                               const std::string& id) {
+  NB_ASSIGN_OR_RETURN(crypto::Hash256 hash, apps::files::ResolveEventPrefix(reading, id));
+  auto event = reading.FindEvent(hash);
   if (!event || !event->files || event->files->op != apps::files::FileOp::kCreateFile ||
       !event->files->usable) {
-    return MakeError(ErrorCode::kNotFound,
-                     "no file version " + hex.substr(0, 16) + "... (see `nearbytes history PATH`)");
+    return MakeError(ErrorCode::kNotFound, "event " + hash.Hex().substr(0, 16) +
+                                               " is not a file version (see `nearbytes history " +
+                                               path + "`)");
+  }
+  if (!apps::files::IsVersionOf(reading, hash, path)) {
+    return MakeError(ErrorCode::kInvalidArgument, "event " + hash.Hex().substr(0, 16) +
+                                                      " is a version of " + event->files->path +
+                                                      ", not of " + path +
+                                                      " (see `nearbytes history " + path + "`)");
   }
   return FileEntry{*event->files->content, event->files->wrapped_key, event->timestamp,
                    event->files->mime_type, event->hash};
 }
 
+Result<FileEntry> LiveFile(const FilesReading& reading, const std::string& path) {
+  auto it = reading.files().find(path);
+  if (it != reading.files().end()) return it->second;
+  if (reading.IsDirectory(path)) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     path + " is a directory (use `nearbytes export " + path + " DIR`)");
+  }
+  return MakeError(ErrorCode::kNotFound, "no such file: " + path);
+}
+
 Result<int> Get(Context& ctx, const std::string& raw, const std::string& local,
-                const std::string& version) {
+                const std::string& version, bool force) {
   NB_ASSIGN_OR_RETURN(FilesSession session, OpenFiles(ctx));
   const FilesReading& reading = session.writer->reading();
   std::string path = NormalizeHubPath(raw);
   FileEntry entry;
   if (!version.empty()) {
-    NB_ASSIGN_OR_RETURN(entry, VersionEntry(reading, version));
+    NB_ASSIGN_OR_RETURN(entry, VersionEntry(reading, path, version));
   } else {
-    auto it = reading.files().find(path);
-    if (it == reading.files().end()) {
-      if (reading.IsDirectory(path)) {
-        return MakeError(ErrorCode::kInvalidArgument,
-                         path + " is a directory (use `nearbytes export " + path + " DIR`)");
-      }
-      return MakeError(ErrorCode::kNotFound, "no such file: " + path);
-    }
-    entry = it->second;
+    NB_ASSIGN_OR_RETURN(entry, LiveFile(reading, path));
   }
   auto& store = session.hub->store();
   const auto& hub_key = session.hub->keys().symmetric_key();
@@ -484,6 +799,23 @@ Result<int> Get(Context& ctx, const std::string& raw, const std::string& local,
   fs::path target = local.empty() ? fs::path(BaseName(path)) : fs::path(local);
   std::error_code ec;
   if (fs::is_directory(target, ec)) target /= BaseName(path);
+  NB_ASSIGN_OR_RETURN(LocalState state, CompareLocal(store, hub_key, entry, target));
+  if (state == LocalState::kSame) {
+    if (ctx.options.json) {
+      PrintJson(Json{{"path", path}, {"file", target.string()}, {"unchanged", true}});
+    } else if (!ctx.options.quiet) {
+      std::cout << target.string() << " is already up to date\n";
+    }
+    return 0;
+  }
+  if (state == LocalState::kNotAFile) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     target.string() + " exists and is not a regular file; nothing was written");
+  }
+  if (state == LocalState::kDifferent && !force) {
+    return MakeError(ErrorCode::kInvalidArgument, target.string() + " exists and differs from " +
+                                                      path + "; use --force to overwrite it");
+  }
   auto size = apps::files::ContentSize(store, hub_key, entry.content, entry.wrapped_key);
   Progress progress("get", size.ok() ? *size : 0, 1, !ctx.options.quiet);
   Status written = WriteContentAtomically(store, hub_key, entry, target, &progress);
@@ -499,10 +831,42 @@ Result<int> Get(Context& ctx, const std::string& raw, const std::string& local,
   return 0;
 }
 
-Result<int> Export(Context& ctx, const std::string& raw, const std::string& local) {
+Result<int> Cat(Context& ctx, const std::vector<std::string>& paths, const std::string& version) {
   NB_ASSIGN_OR_RETURN(FilesSession session, OpenFiles(ctx));
   const FilesReading& reading = session.writer->reading();
-  std::string base = NormalizeHubPath(raw);
+  if (!version.empty() && paths.size() != 1) {
+    return MakeError(ErrorCode::kInvalidArgument, "--version goes with one path");
+  }
+  std::vector<FileEntry> entries;
+  for (const auto& raw : paths) {
+    std::string path = NormalizeHubPath(raw);
+    if (!version.empty()) {
+      NB_ASSIGN_OR_RETURN(FileEntry entry, VersionEntry(reading, path, version));
+      entries.push_back(std::move(entry));
+    } else {
+      NB_ASSIGN_OR_RETURN(FileEntry entry, LiveFile(reading, path));
+      entries.push_back(std::move(entry));
+    }
+  }
+  for (const auto& entry : entries) {
+    Status written =
+        WriteContentToStdout(session.hub->store(), session.hub->keys().symmetric_key(), entry);
+    ctx.ReportIncidents();
+    NB_RETURN_IF_ERROR(written);
+  }
+  return 0;
+}
+
+struct ExportArgs {
+  std::string path, local, at;
+  bool force = false;
+};
+
+Result<int> Export(Context& ctx, const ExportArgs& args) {
+  NB_ASSIGN_OR_RETURN(FilesSession session, OpenFiles(ctx));
+  NB_ASSIGN_OR_RETURN(ChosenReading chosen, ChooseReading(session.writer->reading(), args.at));
+  const FilesReading& reading = chosen.reading();
+  std::string base = NormalizeHubPath(args.path);
   if (!base.empty() && !reading.IsDirectory(base)) {
     if (reading.IsFile(base)) {
       return MakeError(ErrorCode::kInvalidArgument, base + " is a file (use `nearbytes get`)");
@@ -521,31 +885,151 @@ Result<int> Export(Context& ctx, const std::string& raw, const std::string& loca
         apps::files::ContentSize(store, hub_key, it->second.content, it->second.wrapped_key);
     if (size.ok()) total += *size;
   }
-  fs::path root(local);
+  fs::path root(args.local);
   NB_RETURN_IF_ERROR(store::EnsureDirectory(root));
+  // One line per file left out; the export goes on.
+  std::vector<std::string> skipped;
+  size_t differing = 0;
   for (const auto& dir : reading.Directories()) {
     if (dir.path.compare(0, prefix.size(), prefix) == 0 && dir.path.size() > prefix.size()) {
-      NB_RETURN_IF_ERROR(store::EnsureDirectory(root / dir.path.substr(prefix.size())));
+      Status made = store::EnsureDirectory(root / dir.path.substr(prefix.size()));
+      if (!made.ok()) skipped.push_back(made.error().message);
     }
   }
   Progress progress("export", total, files.size(), !ctx.options.quiet);
+  size_t written_count = 0, unchanged = 0;
   for (const auto& [rel, entry] : files) {
     fs::path target = root / rel;
-    NB_RETURN_IF_ERROR(store::EnsureDirectory(target.parent_path()));
+    progress.AddFiles(1);
+    Status ready = store::EnsureDirectory(target.parent_path());
+    if (!ready.ok()) {
+      skipped.push_back(target.string() + ": " + ready.error().message);
+      continue;
+    }
+    auto state = CompareLocal(store, hub_key, *entry, target);
+    if (!state.ok()) {
+      skipped.push_back(target.string() + ": " + state.error().message);
+      continue;
+    }
+    if (*state == LocalState::kSame) {
+      ++unchanged;
+      continue;
+    }
+    if (*state == LocalState::kNotAFile) {
+      skipped.push_back(target.string() + ": exists and is not a regular file");
+      continue;
+    }
+    if (*state == LocalState::kDifferent && !args.force) {
+      skipped.push_back(target.string() + ": exists and differs (use --force to overwrite)");
+      ++differing;
+      continue;
+    }
     Status written = WriteContentAtomically(store, hub_key, *entry, target, &progress);
     if (!written.ok()) {
-      progress.Finish();
-      return written.error();
+      skipped.push_back(written.error().message);
+      continue;
     }
-    progress.AddFiles(1);
+    ++written_count;
   }
   progress.Finish();
   ctx.ReportIncidents();
   if (ctx.options.json) {
-    PrintJson(Json{{"files", files.size()}, {"bytes", total}, {"to", root.string()}});
+    PrintJson(Json{{"files", files.size()},
+                   {"written", written_count},
+                   {"unchanged", unchanged},
+                   {"skipped", skipped},
+                   {"bytes", total},
+                   {"to", root.string()}});
+  } else {
+    for (const auto& line : skipped) std::cerr << "nearbytes: skipped " << line << "\n";
+    if (!ctx.options.quiet) {
+      std::cout << "exported " << written_count << " file(s)";
+      if (unchanged > 0) std::cout << " (" << unchanged << " already up to date)";
+      std::cout << ", " << HumanBytes(total) << " to " << root.string() << " in "
+                << HumanDuration(progress.ElapsedSeconds());
+      if (!chosen.at_label.empty()) std::cout << ", as of " << chosen.at_label;
+      std::cout << "\n";
+    }
+  }
+  if (!skipped.empty()) {
+    return MakeError(ErrorCode::kIo,
+                     std::to_string(skipped.size()) + " file(s) not exported" +
+                         (differing > 0 ? " (" + std::to_string(differing) +
+                                              " differ locally: --force overwrites them)"
+                                        : ""));
+  }
+  return 0;
+}
+
+// ---- restore ----
+
+Result<int> Restore(Context& ctx, const std::string& raw, const std::string& at) {
+  NB_ASSIGN_OR_RETURN(FilesSession session, OpenFiles(ctx));
+  FilesWriter& writer = *session.writer;
+  const FilesReading& live = writer.reading();
+  std::string path = NormalizeHubPath(raw);
+  if (path.empty()) return MakeError(ErrorCode::kInvalidArgument, "restore needs a hub path");
+  std::optional<FilesReading> past;
+  std::string when;
+  if (!at.empty()) {
+    NB_ASSIGN_OR_RETURN(ChosenReading chosen, ChooseReading(live, at));
+    past = std::move(chosen.past);
+    when = "at " + chosen.at_label;
+  } else {
+    NB_ASSIGN_OR_RETURN(past, apps::files::ReadingBeforeRemoval(live, path));
+    if (!past) {
+      if (live.IsFile(path) || live.IsDirectory(path)) {
+        return MakeError(ErrorCode::kInvalidArgument,
+                         path +
+                             " was never removed; to bring back an older state use --at "
+                             "EVENT|TIME (see `nearbytes history " +
+                             path + "`)");
+      }
+      return MakeError(ErrorCode::kNotFound, "no such file or directory in the history: " + path);
+    }
+    when = "before it was removed";
+  }
+  if (!past->IsFile(path) && !past->IsDirectory(path)) {
+    return MakeError(ErrorCode::kNotFound, path + " did not exist " + when);
+  }
+  // Every file under `path` then that is missing or different now.
+  std::vector<std::pair<std::string, FileEntry>> files;
+  if (past->IsFile(path)) {
+    files.emplace_back(path, past->files().at(path));
+  } else {
+    std::string prefix = path + "/";
+    for (auto it = past->files().lower_bound(prefix);
+         it != past->files().end() && it->first.starts_with(prefix); ++it) {
+      files.emplace_back(it->first, it->second);
+    }
+  }
+  writer.BeginBatch();
+  size_t restored = 0, unchanged = 0;
+  for (const auto& [file_path, entry] : files) {
+    auto now = live.files().find(file_path);
+    if (now != live.files().end() && now->second.content.hash == entry.content.hash) {
+      ++unchanged;
+      continue;
+    }
+    NB_RETURN_IF_ERROR(
+        writer.CreateFile(file_path, entry.content, entry.wrapped_key, entry.mime_type));
+    ++restored;
+  }
+  if (past->IsDirectory(path)) {
+    for (const auto& dir : past->explicit_dirs()) {
+      if ((dir == path || dir.starts_with(path + "/")) && !writer.reading().IsDirectory(dir)) {
+        NB_RETURN_IF_ERROR(writer.Mkdir(dir));
+      }
+    }
+  }
+  NB_RETURN_IF_ERROR(writer.CommitBatch());
+  if (ctx.options.json) {
+    PrintJson(Json{{"path", path}, {"restored", restored}, {"unchanged", unchanged}});
   } else if (!ctx.options.quiet) {
-    std::cout << "exported " << files.size() << " file(s), " << HumanBytes(total) << " to "
-              << root.string() << " in " << HumanDuration(progress.ElapsedSeconds()) << "\n";
+    std::cout << "restored " << restored << " file(s) of " << TerminalText(path) << " as they were "
+              << when;
+    if (unchanged > 0) std::cout << " (" << unchanged << " already as then)";
+    std::cout << "\n";
   }
   return 0;
 }
@@ -589,7 +1073,8 @@ Result<int> History(Context& ctx, const std::string& raw) {
       std::cout << HumanBytes(item["size"].get<uint64_t>());
       if (item["live"].get<bool>()) std::cout << "  (live)";
     } else if (type == "RENAME") {
-      std::cout << item["path"].get<std::string>() << " -> " << item["toPath"].get<std::string>();
+      std::cout << TerminalText(item["path"].get<std::string>()) << " -> "
+                << TerminalText(item["toPath"].get<std::string>());
     }
     std::cout << "\n";
   }
@@ -615,7 +1100,7 @@ Result<int> Conflicts(Context& ctx) {
     return 0;
   }
   for (const auto& c : reading.conflicts()) {
-    std::cout << c.path << "\n  live   " << c.live_event.Hex() << "\n";
+    std::cout << TerminalText(c.path) << "\n  live   " << c.live_event.Hex() << "\n";
     for (const auto& h : c.other_events) std::cout << "  other  " << h.Hex() << "\n";
   }
   std::cout << "read another version with: nearbytes get --version EVENT PATH [LOCAL]\n"
@@ -628,8 +1113,9 @@ Result<int> Conflicts(Context& ctx) {
 void RegisterFilesCommands(CLI::App& app, Context& ctx) {
   struct Args {
     std::vector<std::string> sources, paths;
-    std::string to, from, target, path, local, version;
-    bool recursive = false, parents = false;
+    std::string to, from, target, path, local, version, at, pattern;
+    bool recursive = false, parents = false, force = false;
+    ExportArgs exp;
   };
   auto args = std::make_shared<Args>();
 
@@ -644,18 +1130,23 @@ void RegisterFilesCommands(CLI::App& app, Context& ctx) {
   put->footer(
       "Examples:\n  nearbytes put photos/            # -> photos/... in the hub\n"
       "  nearbytes put report.pdf --to work/\n"
+      "  nearbytes put draft.txt --to notes/final.txt   # one file under a new name\n"
       "  pg_dump db | nearbytes put - --to backups/db.sql");
   SetCommand(put, [&ctx, args] { return Put(ctx, args->sources, args->to); });
 
   auto* mkdir = app.add_subcommand("mkdir", "Create a directory in the hub");
   mkdir->add_option("path", args->path, "Hub path")->required();
   mkdir->add_flag("-p,--parents", args->parents, "No error if it exists");
+  mkdir->footer("Examples:\n  nearbytes mkdir photos/2026\n  nearbytes mkdir -p archive");
   SetCommand(mkdir, [&ctx, args] { return Mkdir(ctx, args->path, args->parents); });
 
   auto* mv = app.add_subcommand("mv", "Move or rename a file or directory in the hub");
   mv->add_option("from", args->from, "Hub path to move")->required();
   mv->add_option("to", args->target, "New hub path (or an existing directory to move into)")
       ->required();
+  mv->footer(
+      "Examples:\n  nearbytes mv notes.txt notes-2026.txt\n"
+      "  nearbytes mv photos/cat.jpg pets/      # into an existing directory");
   SetCommand(mv, [&ctx, args] { return Move(ctx, args->from, args->target); });
 
   auto* rm = app.add_subcommand("rm",
@@ -663,42 +1154,117 @@ void RegisterFilesCommands(CLI::App& app, Context& ctx) {
                                 "stay in history)");
   rm->add_option("paths", args->paths, "Hub paths")->required();
   rm->add_flag("-r,--recursive", args->recursive, "Remove directories and their contents");
+  rm->footer(
+      "Examples:\n  nearbytes rm old.txt\n  nearbytes rm -r drafts\n"
+      "  nearbytes restore drafts              # brings it back");
   SetCommand(rm, [&ctx, args] { return Remove(ctx, args->paths, args->recursive); });
 
   auto* ls = app.add_subcommand("ls",
                                 "List the hub's files: type, size, modified time, "
-                                "conflict marker");
+                                "conflict and missing-content markers");
   ls->add_option("path", args->path, "Hub directory or file (default: the root)");
   ls->add_flag("-r,--recursive", args->recursive, "List the whole subtree");
-  SetCommand(ls, [&ctx, args] { return List(ctx, args->path, args->recursive); });
+  ls->add_option("--at", args->at,
+                 "Show the hub as it was: an event id (or unique prefix), a date "
+                 "(2026-11-25 14:30) or an age (2h, 3d)")
+      ->type_name("EVENT|TIME");
+  ls->footer(
+      "Examples:\n  nearbytes ls\n  nearbytes ls -r photos\n"
+      "  nearbytes ls -r --at 2026-11-01      # the hub as it was then\n"
+      "  nearbytes --json ls -r | jq '.[] | select(.complete == false)'");
+  SetCommand(ls, [&ctx, args] { return List(ctx, args->path, args->recursive, args->at); });
+
+  auto* find = app.add_subcommand("find",
+                                  "Find files and directories by name: a glob (*.pdf) or "
+                                  "a piece of the path (exit 1 if nothing matches)");
+  find->add_option("pattern", args->pattern, "Glob or substring (case ignored)")->required();
+  find->add_option("path", args->path, "Hub directory to search (default: everywhere)");
+  find->footer(
+      "Examples:\n  nearbytes find '*.pdf'\n  nearbytes find invoice work\n"
+      "  nearbytes --json find 'photos/2026/*'");
+  SetCommand(find, [&ctx, args] { return Find(ctx, args->pattern, args->path); });
+
+  auto* du = app.add_subcommand("du", "How much the live files take, per entry and in total");
+  du->add_option("path", args->path, "Hub directory or file (default: the root)");
+  du->footer("Examples:\n  nearbytes du\n  nearbytes du photos");
+  SetCommand(du, [&ctx, args] { return DiskUsage(ctx, args->path); });
+
+  auto* cat = app.add_subcommand("cat", "Write files' content to standard output");
+  cat->add_option("paths", args->paths, "Hub files")->required();
+  cat->add_option("--version", args->version,
+                  "An older version of the file: its event id or a unique prefix (see history)");
+  cat->footer(
+      "Examples:\n  nearbytes cat notes/todo.txt\n"
+      "  nearbytes cat --version 3f2a9c notes/todo.txt | diff - todo.txt");
+  SetCommand(cat, [&ctx, args] { return Cat(ctx, args->paths, args->version); });
 
   auto* get = app.add_subcommand("get",
                                  "Copy a file out of the hub (verified, written "
-                                 "atomically)");
+                                 "atomically; never overwrites a different file without --force)");
   get->add_option("path", args->path, "Hub file")->required();
   get->add_option("local", args->local,
                   "Local file or directory; - for stdout "
                   "(default: the file's name here)");
-  get->add_option("--version", args->version, "Event hash of an older version (see history)");
-  SetCommand(get, [&ctx, args] { return Get(ctx, args->path, args->local, args->version); });
+  get->add_option("--version", args->version,
+                  "An older version: its event id or a unique prefix (see history)");
+  get->add_flag("-f,--force,--overwrite", args->force,
+                "Replace a local file whose content differs");
+  get->footer(
+      "Examples:\n  nearbytes get photos/cat.jpg\n  nearbytes get report.pdf ~/Desktop/\n"
+      "  nearbytes get --version 3f2a9c report.pdf old.pdf");
+  SetCommand(
+      get, [&ctx, args] { return Get(ctx, args->path, args->local, args->version, args->force); });
 
   auto* exp = app.add_subcommand("export",
                                  "Copy a hub directory (or the whole hub) to a "
                                  "local directory");
-  exp->add_option("path", args->path, "Hub directory; \"\" or / for everything")->required();
-  exp->add_option("local", args->local, "Local directory")->required();
-  SetCommand(exp, [&ctx, args] { return Export(ctx, args->path, args->local); });
+  exp->add_option("path", args->exp.path, "Hub directory; \"\" or / for everything")->required();
+  exp->add_option("local", args->exp.local, "Local directory")->required();
+  exp->add_flag("-f,--force,--overwrite", args->exp.force,
+                "Replace local files whose content differs (default: skip and list them)");
+  exp->add_option("--at", args->exp.at,
+                  "Export the tree as it was: an event id, a date or an age (2h, 3d)")
+      ->type_name("EVENT|TIME");
+  exp->footer(
+      "Files already identical locally are left alone; files that differ are skipped and\n"
+      "listed (exit 1) unless --force; a file that cannot be written is skipped and the\n"
+      "export goes on.\n\n"
+      "Examples:\n  nearbytes export / ~/hub-copy\n  nearbytes export photos ~/Pictures/hub\n"
+      "  nearbytes export / ~/hub-last-week --at 7d");
+  SetCommand(exp, [&ctx, args] { return Export(ctx, args->exp); });
+
+  auto* restore = app.add_subcommand("restore",
+                                     "Bring back a deleted file or folder, or an older "
+                                     "state of one (a new version; history is kept)");
+  restore->add_option("path", args->path, "Hub file or directory")->required();
+  restore
+      ->add_option("--at", args->at,
+                   "The state to bring back: an event id, a date or an age (default: just "
+                   "before it was last removed)")
+      ->type_name("EVENT|TIME");
+  restore->footer(
+      "Examples:\n  nearbytes restore drafts                   # undo rm -r drafts\n"
+      "  nearbytes restore notes.txt --at 2026-11-20\n"
+      "  nearbytes restore photos --at 3f2a9c1d       # as of that event");
+  SetCommand(restore, [&ctx, args] { return Restore(ctx, args->path, args->at); });
 
   auto* history = app.add_subcommand("history",
-                                     "Every version of a path with its event hash, "
+                                     "Every version of a path with its event id, "
                                      "time and size");
   history->add_option("path", args->path, "Hub path")->required();
+  history->footer(
+      "Examples:\n  nearbytes history notes.txt\n"
+      "  nearbytes get --version <id from history> notes.txt old.txt");
   SetCommand(history, [&ctx, args] { return History(ctx, args->path); });
 
-  SetCommand(app.add_subcommand("conflicts",
-                                "Paths two writers changed without seeing each "
-                                "other, with the live and the other versions"),
-             [&ctx] { return Conflicts(ctx); });
+  auto* conflicts = app.add_subcommand("conflicts",
+                                       "Paths two writers changed without seeing each "
+                                       "other, with the live and the other versions");
+  conflicts->footer(
+      "Examples:\n  nearbytes conflicts\n"
+      "  nearbytes get --version <other id> notes.txt theirs.txt   # look at the other one\n"
+      "  nearbytes put theirs.txt --to notes.txt                   # keep it: resolves");
+  SetCommand(conflicts, [&ctx] { return Conflicts(ctx); });
 }
 
 }  // namespace nb::cli

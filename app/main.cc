@@ -3,6 +3,34 @@
 
 #include "cli.h"
 
+namespace {
+
+// The first word that is not an option, if it names no command.
+std::string UnknownCommand(CLI::App& app, int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (arg == "--store" || arg == "--secret-file" || arg == "--hub") {
+      ++i;
+      continue;
+    }
+    if (arg.starts_with("-")) continue;
+    for (const CLI::App* sub : app.get_subcommands({})) {
+      if (sub->check_name(std::string(arg))) return "";
+    }
+    return std::string(arg);
+  }
+  return "";
+}
+
+bool WantsJson(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    if (std::string_view(argv[i]) == "--json") return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   nb::cli::Context ctx;
   CLI::App app{
@@ -20,7 +48,11 @@ int main(int argc, char** argv) {
   app.add_option("--secret-file", ctx.options.secret_file,
                  "Read the hub secret from FILE (one trailing newline is ignored)")
       ->type_name("FILE");
-  app.add_flag("--json", ctx.options.json, "Print machine-readable JSON");
+  app.add_option("--hub", ctx.options.hub,
+                 "Which remembered hub to use: its name or the start of its id "
+                 "(see `nearbytes hub list`)")
+      ->type_name("NAME|ID");
+  app.add_flag("--json", ctx.options.json, "Print machine-readable JSON (errors too)");
   app.add_flag("-q,--quiet", ctx.options.quiet, "No progress output");
   app.footer(
       "Examples:\n"
@@ -40,8 +72,13 @@ int main(int argc, char** argv) {
   } catch (const CLI::RuntimeError& e) {
     return e.get_exit_code();
   } catch (const CLI::ParseError& e) {
-    int code = app.exit(e);
-    return code == 0 ? 0 : 2;
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    std::string unknown = UnknownCommand(app, argc, argv);
+    nb::Error error{nb::ErrorCode::kInvalidArgument,
+                    unknown.empty() ? std::string(e.what())
+                                    : "unknown command '" + unknown + "' (see nearbytes --help)"};
+    nb::cli::PrintError(error, ctx.options.json || WantsJson(argc, argv));
+    return 2;
   } catch (const std::exception& e) {
     std::cerr << "nearbytes: internal error: " << e.what() << "\n";
     return 70;

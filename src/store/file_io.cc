@@ -98,7 +98,8 @@ namespace {}  // namespace
 std::string ErrnoText(int err) { return std::strerror(err); }
 
 Result<Bytes> ReadFileBytes(const fs::path& path, uint64_t max_size) {
-  FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  // O_NONBLOCK: opening a FIFO must not hang before fstat can refuse it.
+  FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
   if (fd.get() < 0) {
     int err = errno;
     if (err == ENOENT) return MakeError(ErrorCode::kNotFound, "no such file " + path.string());

@@ -29,6 +29,19 @@ Status CheckPath(const std::string& path) {
   return Status::Ok();
 }
 
+// Writing below a live file would silently turn that file into a
+// directory (the later event wins): refuse it, naming the file.
+Status CheckNoFileAbove(const FilesReading& reading, const std::string& path) {
+  for (size_t slash = path.find('/'); slash != std::string::npos;
+       slash = path.find('/', slash + 1)) {
+    std::string ancestor = path.substr(0, slash);
+    if (reading.IsFile(ancestor)) {
+      return MakeError(ErrorCode::kInvalidArgument, "a file exists at " + ancestor);
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<std::unique_ptr<FilesWriter>> FilesWriter::Load(hub::Hub& hub) {
@@ -103,6 +116,10 @@ Result<Hash256> FilesWriter::CreateFile(const std::string& path, const ContentRe
                                         ByteSpan wrapped_key,
                                         const std::optional<std::string>& mime_type) {
   NB_RETURN_IF_ERROR(CheckPath(path));
+  NB_RETURN_IF_ERROR(CheckNoFileAbove(reading_, path));
+  if (reading_.IsDirectory(path)) {
+    return MakeError(ErrorCode::kInvalidArgument, "a directory exists at " + path);
+  }
   Json content_json;
   if (content.kind == ContentRef::Kind::kSingle) {
     content_json = Json{{"protocol", "nb.content.single.v1"}, {"blockHash", content.hash.Hex()}};
@@ -122,6 +139,7 @@ Result<Hash256> FilesWriter::CreateFile(const std::string& path, const ContentRe
 
 Result<Hash256> FilesWriter::Mkdir(const std::string& path) {
   NB_RETURN_IF_ERROR(CheckPath(path));
+  NB_RETURN_IF_ERROR(CheckNoFileAbove(reading_, path));
   if (reading_.IsFile(path)) {
     return MakeError(ErrorCode::kInvalidArgument, "a file exists at " + path);
   }
@@ -162,6 +180,7 @@ Result<Hash256> FilesWriter::Rename(const std::string& from, const std::string& 
     return MakeError(ErrorCode::kNotFound, "no such file or directory: " + from);
   }
   if (from == to) return MakeError(ErrorCode::kInvalidArgument, "source and target are the same");
+  NB_RETURN_IF_ERROR(CheckNoFileAbove(reading_, to));
   if (!is_file && to.size() > from.size() && to.compare(0, from.size(), from) == 0 &&
       to[from.size()] == '/') {
     return MakeError(ErrorCode::kInvalidArgument, "cannot move a directory into itself");
