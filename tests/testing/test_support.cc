@@ -73,9 +73,16 @@ std::vector<std::string> CliEnvironment(const std::map<std::string, std::string>
   return out;
 }
 
+std::string CliPath() {
+  if (const char* path = std::getenv("NEARBYTES_TEST_CLI"); path != nullptr && *path != '\0') {
+    return path;
+  }
+  return NEARBYTES_CLI_PATH;
+}
+
 int StartCli(const std::vector<std::string>& args, const std::vector<std::string>& env_strings,
              int in_fd, int out_fd, int err_fd) {
-  std::vector<std::string> argv_strings{NEARBYTES_CLI_PATH};
+  std::vector<std::string> argv_strings{CliPath()};
   argv_strings.insert(argv_strings.end(), args.begin(), args.end());
   std::vector<std::string> envp_strings = env_strings;
   std::vector<char*> argv, envp;

@@ -49,6 +49,9 @@ RunResult RunCli(const std::vector<std::string>& args,
 // The environment a child CLI gets: this process's, without
 // NEARBYTES_SECRET, with `env` overriding any entry.
 std::vector<std::string> CliEnvironment(const std::map<std::string, std::string>& env);
+// The nearbytes binary the tests run: the one built beside them, or
+// $NEARBYTES_TEST_CLI (to show that a test fails on an older binary).
+std::string CliPath();
 // Forks and execs the nearbytes binary in its own session with the given
 // standard streams; returns its pid.
 int StartCli(const std::vector<std::string>& args, const std::vector<std::string>& env_strings,
