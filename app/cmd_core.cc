@@ -6,6 +6,7 @@
 #include <set>
 #include <thread>
 
+#include "apps/hub_settings.h"
 #include "apps/payload.h"
 #include "base/parallel.h"
 #include "cli.h"
@@ -51,8 +52,10 @@ std::string TypeLabel(const EventRow& row) {
   return row.summary->type;
 }
 
-Result<int> HubCreate(Context& ctx, bool remember) {
+Result<int> HubCreate(Context& ctx, bool remember, bool reference_compatible) {
   NB_ASSIGN_OR_RETURN(hub::Hub * hub, ctx.OpenHub(/*create=*/true));
+  NB_ASSIGN_OR_RETURN(apps::HubSettings settings,
+                      SetReferenceCompatible(*hub, reference_compatible, /*only_turn_on=*/true));
   if (remember) {
     NB_ASSIGN_OR_RETURN(std::string secret, ctx.ReadSecret());
     NB_ASSIGN_OR_RETURN(hub::Keyring keyring, hub::Keyring::Load(hub::HomeDir()));
@@ -61,10 +64,12 @@ Result<int> HubCreate(Context& ctx, bool remember) {
   if (ctx.options.json) {
     PrintJson(Json{{"id", hub->id()},
                    {"name", hub->keys().display_name()},
-                   {"store", hub->store().primary().path().string()}});
+                   {"store", hub->store().primary().path().string()},
+                   {"referenceCompatible", settings.reference_compatible}});
   } else {
     std::cout << "Hub \"" << hub->keys().display_name() << "\" is ready in "
               << hub->store().primary().path().string() << "\n  id " << hub->id() << "\n";
+    if (settings.reference_compatible) std::cout << "  " << ReferenceModeText(settings) << "\n";
   }
   return 0;
 }
@@ -100,6 +105,7 @@ Result<int> HubList(Context& ctx) {
 
 Result<int> HubInfo(Context& ctx) {
   NB_ASSIGN_OR_RETURN(hub::Hub * hub, ctx.OpenHub(/*create=*/false));
+  NB_ASSIGN_OR_RETURN(apps::HubSettings settings, apps::LoadHubSettings(*hub));
   NB_ASSIGN_OR_RETURN(log::LoadedEvents loaded, log::LoadAllEvents(hub->log()));
   ctx.ReportIncidents();
   std::set<crypto::Hash256> event_hashes;
@@ -136,7 +142,8 @@ Result<int> HubInfo(Context& ctx) {
                    {"invalidEvents", loaded.refused.size()},
                    {"blocks", present},
                    {"missingBlocks", blocks.size() - present},
-                   {"bytes", event_bytes + block_bytes}});
+                   {"bytes", event_bytes + block_bytes},
+                   {"referenceCompatible", settings.reference_compatible}});
   } else {
     std::cout << "hub     " << hub->keys().display_name() << "\n"
               << "id      " << hub->id() << "\n"
@@ -146,6 +153,7 @@ Result<int> HubInfo(Context& ctx) {
     std::cout << "\nblocks  " << present;
     if (present != blocks.size()) std::cout << " (" << blocks.size() - present << " missing)";
     std::cout << "\nbytes   " << HumanBytes(event_bytes + block_bytes) << "\n";
+    std::cout << "layout  " << ReferenceModeText(settings) << "\n";
   }
   return loaded.refused.empty() ? 0 : 1;
 }
@@ -277,7 +285,13 @@ void RegisterCoreCommands(CLI::App& app, Context& ctx) {
                                      "the secret on this machine");
   create->add_flag("--no-remember", *no_remember,
                    "Do not keep the secret in $NEARBYTES_HOME/secrets");
-  SetCommand(create, [&ctx, no_remember] { return HubCreate(ctx, !*no_remember); });
+  auto reference_compatible = std::make_shared<bool>(false);
+  create->add_flag("--reference-compatible", *reference_compatible,
+                   "Write every file as one block, so the reference Nearbytes software reads "
+                   "the hub (a setting of the hub, followed by every device; see hub set)");
+  SetCommand(create, [&ctx, no_remember, reference_compatible] {
+    return HubCreate(ctx, !*no_remember, *reference_compatible);
+  });
   SetCommand(hub->add_subcommand("forget",
                                  "Remove this hub's secret from this machine "
                                  "(its data stays)"),
@@ -286,6 +300,7 @@ void RegisterCoreCommands(CLI::App& app, Context& ctx) {
              [&ctx] { return HubList(ctx); });
   SetCommand(hub->add_subcommand("info", "Show the hub's id, name, events, blocks and size"),
              [&ctx] { return HubInfo(ctx); });
+  RegisterHubSettingsCommands(hub, ctx);
 
   SetCommand(app.add_subcommand("log",
                                 "List the hub's events: hash, payload type, blockRefs, "
