@@ -10,7 +10,9 @@
 //
 // The user is told once per store and hub: a marker file in the store's
 // local state (<primary>/.nearbytes/, never synced) remembers that the notice
-// was given. Deleting the local state brings it back once.
+// was given. Deleting the local state brings it back once. A search that
+// found nothing is remembered with the FILES head it saw, so the next files
+// command searches again only when the hub's files have changed.
 #pragma once
 
 #include <optional>
