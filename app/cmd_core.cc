@@ -6,6 +6,7 @@
 #include <set>
 #include <thread>
 
+#include "apps/hub_settings.h"
 #include "apps/payload.h"
 #include "base/parallel.h"
 #include "cli.h"
@@ -55,6 +56,7 @@ std::string TypeLabel(const EventRow& row) {
 struct HubCreateArgs {
   bool no_remember = false;
   bool generate = false;
+  bool reference_compatible = false;
   std::string name;
 };
 
@@ -74,6 +76,9 @@ Result<int> HubCreate(Context& ctx, const HubCreateArgs& args) {
   NB_ASSIGN_OR_RETURN(std::string secret, ctx.ReadNewSecret());
   hub::SecretStrength strength = hub::EstimateSecretStrength(secret);
   NB_ASSIGN_OR_RETURN(hub::Hub * hub, ctx.OpenHub(/*create=*/true));
+  NB_ASSIGN_OR_RETURN(
+      apps::HubSettings settings,
+      SetReferenceCompatible(*hub, args.reference_compatible, /*only_turn_on=*/true));
   if (!args.no_remember) {
     NB_ASSIGN_OR_RETURN(hub::Keyring keyring, hub::Keyring::Load(hub::HomeDir()));
     NB_RETURN_IF_ERROR(keyring.Remember(hub->id(), secret));
@@ -94,12 +99,14 @@ Result<int> HubCreate(Context& ctx, const HubCreateArgs& args) {
              {"store", hub->store().primary().path().string()},
              {"remembered", !args.no_remember},
              {"secretBits", static_cast<int>(strength.bits)},
-             {"weakSecret", strength.weak()}};
+             {"weakSecret", strength.weak()},
+             {"referenceCompatible", settings.reference_compatible}};
     if (args.generate) out["secret"] = secret;
     PrintJson(out);
   } else {
     std::cout << "Hub \"" << hub->keys().display_name() << "\" is ready in "
               << hub->store().primary().path().string() << "\n  id " << hub->id() << "\n";
+    if (settings.reference_compatible) std::cout << "  " << ReferenceModeText(settings) << "\n";
     if (args.generate) {
       std::cout << "\nIts secret (write it down: it is the only key to this hub; whoever has it "
                    "can read and write everything):\n\n  "
@@ -141,6 +148,7 @@ Result<int> HubList(Context& ctx) {
 
 Result<int> HubInfo(Context& ctx) {
   NB_ASSIGN_OR_RETURN(hub::Hub * hub, ctx.OpenHub(/*create=*/false));
+  NB_ASSIGN_OR_RETURN(apps::HubSettings settings, apps::LoadHubSettings(*hub));
   NB_ASSIGN_OR_RETURN(log::LoadedEvents loaded, log::LoadAllEvents(hub->log()));
   ctx.ReportIncidents();
   std::set<crypto::Hash256> event_hashes;
@@ -177,7 +185,8 @@ Result<int> HubInfo(Context& ctx) {
                    {"invalidEvents", loaded.refused.size()},
                    {"blocks", present},
                    {"missingBlocks", blocks.size() - present},
-                   {"bytes", event_bytes + block_bytes}});
+                   {"bytes", event_bytes + block_bytes},
+                   {"referenceCompatible", settings.reference_compatible}});
   } else {
     std::cout << "hub     " << hub->keys().display_name() << "\n"
               << "id      " << hub->id() << "\n"
@@ -187,6 +196,7 @@ Result<int> HubInfo(Context& ctx) {
     std::cout << "\nblocks  " << present;
     if (present != blocks.size()) std::cout << " (" << blocks.size() - present << " missing)";
     std::cout << "\nbytes   " << HumanBytes(event_bytes + block_bytes) << "\n";
+    std::cout << "layout  " << ReferenceModeText(settings) << "\n";
   }
   return loaded.refused.empty() ? 0 : 1;
 }
@@ -322,12 +332,16 @@ void RegisterCoreCommands(CLI::App& app, Context& ctx) {
                    "Make a strong random secret, print it once and remember it");
   create->add_option("--name", create_args->name, "The hub's name, with --generate")
       ->type_name("NAME");
+  create->add_flag("--reference-compatible", create_args->reference_compatible,
+                   "Write every file as one block, so the reference Nearbytes software reads "
+                   "the hub (a setting of the hub, followed by every device; see hub set)");
   create->footer(
       "The secret is the hub: whoever has it can read and write everything, and a lost\n"
       "secret cannot be recovered. A typed secret is asked twice.\n\n"
       "Examples:\n"
       "  nearbytes hub create --generate --name team     # a strong secret, printed once\n"
       "  NEARBYTES_SECRET='team:long passphrase' nearbytes hub create\n"
+      "  nearbytes hub create --reference-compatible     # shared with the reference app\n"
       "  nearbytes --store /media/usb hub create --no-remember");
   SetCommand(create, [&ctx, create_args] { return HubCreate(ctx, *create_args); });
   SetCommand(hub->add_subcommand("forget",
@@ -338,6 +352,7 @@ void RegisterCoreCommands(CLI::App& app, Context& ctx) {
              [&ctx] { return HubList(ctx); });
   SetCommand(hub->add_subcommand("info", "Show the hub's id, name, events, blocks and size"),
              [&ctx] { return HubInfo(ctx); });
+  RegisterHubSettingsCommands(hub, ctx);
 
   SetCommand(app.add_subcommand("log",
                                 "List the hub's events: hash, payload type, blockRefs, "

@@ -16,6 +16,8 @@
 #include "apps/files/file_content.h"
 #include "apps/files/files_at.h"
 #include "apps/files/files_writer.h"
+#include "apps/files/reference_sharing.h"
+#include "apps/hub_settings.h"
 #include "cli.h"
 #include "crypto/random.h"
 #include "progress.h"
@@ -70,12 +72,18 @@ std::string FormatTime(int64_t ms) {
 struct FilesSession {
   hub::Hub* hub = nullptr;
   std::unique_ptr<FilesWriter> writer;
+  apps::HubSettings settings;
 };
 
 Result<FilesSession> OpenFiles(Context& ctx) {
   FilesSession session;
   NB_ASSIGN_OR_RETURN(session.hub, ctx.OpenHub(/*create=*/false));
   NB_ASSIGN_OR_RETURN(session.writer, FilesWriter::Load(*session.hub));
+  NB_ASSIGN_OR_RETURN(session.settings, apps::LoadHubSettings(*session.hub));
+  if (auto notice = apps::files::SharedWithReferenceNotice(*session.hub, session.writer->reading(),
+                                                           session.settings)) {
+    std::cerr << "nearbytes: " << *notice << "\n";
+  }
   ctx.ReportIncidents();
   return session;
 }
@@ -236,7 +244,11 @@ Result<int> Put(Context& ctx, const std::vector<std::string>& sources, const std
     ingest_sources.push_back(apps::files::Ingestor::Source{item.local});
   }
   Progress progress("put", plan.total_bytes, plan.files.size(), !ctx.options.quiet);
-  apps::files::Ingestor ingestor(session.hub->store(), session.hub->keys().symmetric_key());
+  apps::files::Ingestor ingestor(session.hub->store(), session.hub->keys().symmetric_key(),
+                                 /*threads=*/0,
+                                 session.settings.reference_compatible
+                                     ? apps::files::ContentLayout::kSingleBlock
+                                     : apps::files::ContentLayout::kChunked);
   auto stored =
       ingestor.IngestAll(ingest_sources, [&](uint64_t bytes) { progress.SetBytes(bytes); });
   progress.Finish();
@@ -248,11 +260,16 @@ Result<int> Put(Context& ctx, const std::vector<std::string>& sources, const std
   size_t written = 0, unchanged = 0;
   uint64_t new_blocks = 0, new_bytes = 0, bytes = 0;
   Json items = Json::array();
+  std::vector<std::string> changed;  // sources that kept changing while read
   for (size_t i = 0; i < plan.files.size(); ++i) {
     const auto& item = plan.files[i];
     const auto& content = (*stored)[i];
     new_blocks += content.new_blocks;
     new_bytes += content.new_bytes;
+    if (content.changed_while_reading) {
+      changed.push_back(item.local);
+      continue;
+    }
     bytes += content.size;
     auto existing = writer.reading().files().find(item.hub_path);
     bool same = existing != writer.reading().files().end() &&
@@ -284,8 +301,14 @@ Result<int> Put(Context& ctx, const std::vector<std::string>& sources, const std
   NB_RETURN_IF_ERROR(writer.CommitBatch());
   double seconds = progress.ElapsedSeconds();
   for (const auto& skipped : plan.skipped) std::cerr << "nearbytes: skipped " << skipped << "\n";
+  for (const auto& local : changed) {
+    std::cerr << "nearbytes: " << local << " changed while it was being read ("
+              << apps::files::Ingestor::kReadAttempts
+              << " tries); it was not put: put it again once nothing writes to it\n";
+  }
   if (ctx.options.json) {
     PrintJson(Json{{"files", items},
+                   {"changedWhileReading", changed},
                    {"written", written},
                    {"unchanged", unchanged},
                    {"bytes", bytes},
@@ -299,7 +322,7 @@ Result<int> Put(Context& ctx, const std::vector<std::string>& sources, const std
     if (seconds > 0) std::cout << " (" << HumanRate(static_cast<double>(bytes) / seconds) << ")";
     std::cout << "; stored " << new_blocks << " new block(s), " << HumanBytes(new_bytes) << "\n";
   }
-  return 0;
+  return changed.empty() ? 0 : 1;
 }
 
 // ---- simple edits ----

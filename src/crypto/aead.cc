@@ -69,8 +69,7 @@ Result<Bytes> AesGcmDecrypt(const SymmetricKey& key, ByteSpan sealed) {
   Bytes plain(body);
   EVP_CIPHER_CTX* ctx = ThreadCipherCtx();
   int len = 0;
-  bool ok =
-      EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), nullptr, key.data(), sealed.data()) == 1;
+  bool ok = EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), nullptr, key.data(), sealed.data()) == 1;
   size_t done = 0;
   while (ok && done < body) {
     size_t n = std::min<size_t>(body - done, 1u << 30);
@@ -87,6 +86,75 @@ Result<Bytes> AesGcmDecrypt(const SymmetricKey& key, ByteSpan sealed) {
     return MakeError(ErrorCode::kCrypto, "decryption failed (wrong key or altered data)");
   }
   return plain;
+}
+
+namespace {
+
+EVP_CIPHER_CTX* NewGcmContext(const SymmetricKey& key, const GcmIv& iv, bool encrypt) {
+  EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
+  if (ctx == nullptr) throw std::runtime_error("EVP_CIPHER_CTX_new failed");
+  int ok = encrypt ? EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), nullptr, key.data(), iv.data())
+                   : EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), nullptr, key.data(), iv.data());
+  if (ok != 1) {
+    EVP_CIPHER_CTX_free(ctx);
+    throw std::runtime_error("AES-256-GCM initialisation failed");
+  }
+  return ctx;
+}
+
+// GCM is a stream mode: every Update returns exactly its input length.
+void GcmUpdate(void* raw, bool encrypt, ByteSpan in, std::span<uint8_t> out) {
+  if (out.size() < in.size()) throw std::logic_error("AES-GCM stream: output too small");
+  auto* ctx = static_cast<EVP_CIPHER_CTX*>(raw);
+  size_t done = 0;
+  while (done < in.size()) {
+    int n = static_cast<int>(std::min<size_t>(in.size() - done, 1u << 30));
+    int len = 0;
+    int ok = encrypt ? EVP_EncryptUpdate(ctx, out.data() + done, &len, in.data() + done, n)
+                     : EVP_DecryptUpdate(ctx, out.data() + done, &len, in.data() + done, n);
+    if (ok != 1 || len != n) throw std::runtime_error("AES-256-GCM update failed");
+    done += static_cast<size_t>(n);
+  }
+}
+
+}  // namespace
+
+AesGcmStreamEncryptor::AesGcmStreamEncryptor(const SymmetricKey& key, const GcmIv& iv)
+    : ctx_(NewGcmContext(key, iv, /*encrypt=*/true)) {}
+AesGcmStreamEncryptor::~AesGcmStreamEncryptor() {
+  EVP_CIPHER_CTX_free(static_cast<EVP_CIPHER_CTX*>(ctx_));
+}
+void AesGcmStreamEncryptor::Update(ByteSpan in, std::span<uint8_t> out) {
+  GcmUpdate(ctx_, true, in, out);
+}
+std::array<uint8_t, kGcmTagSize> AesGcmStreamEncryptor::Finish() {
+  auto* ctx = static_cast<EVP_CIPHER_CTX*>(ctx_);
+  std::array<uint8_t, kGcmTagSize> tag{};
+  uint8_t unused[16];
+  int len = 0;
+  if (EVP_EncryptFinal_ex(ctx, unused, &len) != 1 ||
+      EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, kGcmTagSize, tag.data()) != 1) {
+    throw std::runtime_error("AES-256-GCM encryption failed");
+  }
+  return tag;
+}
+
+AesGcmStreamDecryptor::AesGcmStreamDecryptor(const SymmetricKey& key, const GcmIv& iv)
+    : ctx_(NewGcmContext(key, iv, /*encrypt=*/false)) {}
+AesGcmStreamDecryptor::~AesGcmStreamDecryptor() {
+  EVP_CIPHER_CTX_free(static_cast<EVP_CIPHER_CTX*>(ctx_));
+}
+void AesGcmStreamDecryptor::Update(ByteSpan in, std::span<uint8_t> out) {
+  GcmUpdate(ctx_, false, in, out);
+}
+bool AesGcmStreamDecryptor::Finish(std::span<const uint8_t, kGcmTagSize> tag) {
+  auto* ctx = static_cast<EVP_CIPHER_CTX*>(ctx_);
+  uint8_t copy[kGcmTagSize];
+  std::copy(tag.begin(), tag.end(), copy);
+  uint8_t unused[16];
+  int len = 0;
+  return EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, kGcmTagSize, copy) == 1 &&
+         EVP_DecryptFinal_ex(ctx, unused, &len) == 1;
 }
 
 }  // namespace nb::crypto

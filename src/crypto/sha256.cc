@@ -66,4 +66,28 @@ Bytes HmacSha256(ByteSpan key, ByteSpan data) {
   return out;
 }
 
+HmacSha256Stream::HmacSha256Stream(ByteSpan key) {
+  std::array<uint8_t, 64> block{};
+  if (key.size() > block.size()) {
+    Hash256 digest = Sha256(key);
+    std::copy(digest.bytes.begin(), digest.bytes.end(), block.begin());
+  } else {
+    std::copy(key.begin(), key.end(), block.begin());
+  }
+  std::array<uint8_t, 64> inner_pad{};
+  for (size_t i = 0; i < block.size(); ++i) {
+    inner_pad[i] = block[i] ^ 0x36;
+    outer_pad_[i] = block[i] ^ 0x5c;
+  }
+  inner_.Update(inner_pad);
+}
+
+Hash256 HmacSha256Stream::Finish() {
+  Hash256 inner = inner_.Finish();
+  Sha256Stream outer;
+  outer.Update(outer_pad_);
+  outer.Update(inner.bytes);
+  return outer.Finish();
+}
+
 }  // namespace nb::crypto

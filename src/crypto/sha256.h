@@ -41,6 +41,19 @@ class Sha256Stream {
 
 Bytes HmacSha256(ByteSpan key, ByteSpan data);
 
+// HMAC-SHA256 over data fed in pieces (RFC 2104 on two SHA-256 streams);
+// equals HmacSha256(key, concatenation of the pieces).
+class HmacSha256Stream {
+ public:
+  explicit HmacSha256Stream(ByteSpan key);
+  void Update(ByteSpan data) { inner_.Update(data); }
+  Hash256 Finish();
+
+ private:
+  std::array<uint8_t, 64> outer_pad_{};
+  Sha256Stream inner_;
+};
+
 }  // namespace nb::crypto
 
 template <>

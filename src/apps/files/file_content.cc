@@ -1,8 +1,10 @@
 #include "apps/files/file_content.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -19,6 +21,9 @@
 #include "store/file_io.h"
 
 namespace nb::apps::files {
+
+namespace fs = std::filesystem;
+
 namespace {
 
 crypto::GcmIv DeriveIv(const crypto::SymmetricKey& fek, ByteSpan plaintext) {
@@ -109,9 +114,159 @@ Result<std::vector<ManifestChunk>> ParseManifest(std::string_view json, uint64_t
   return chunks;
 }
 
+namespace {
+
+// Single blocks up to this size are read whole (one read, one decrypt);
+// larger ones, which the reference and reference-compatible hubs write for
+// big files, are streamed so memory stays flat whatever the file size.
+constexpr uint64_t kWholeBlockReadLimit = 8u << 20;
+constexpr size_t kStreamBuffer = 1u << 20;
+
+Result<size_t> PreadUpTo(int fd, uint8_t* buffer, size_t size, uint64_t offset) {
+  size_t done = 0;
+  while (done < size) {
+    ssize_t n = ::pread(fd, buffer + done, size - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return MakeError(ErrorCode::kIo, store::ErrnoText(errno));
+    if (n == 0) break;
+    done += static_cast<size_t>(n);
+  }
+  return done;
+}
+
+class FileDescriptor {
+ public:
+  explicit FileDescriptor(int fd) : fd_(fd) {}
+  ~FileDescriptor() {
+    if (fd_ > 2) ::close(fd_);
+  }
+  FileDescriptor(const FileDescriptor&) = delete;
+  FileDescriptor& operator=(const FileDescriptor&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+// Streams one large single block of one root: a first pass checks the
+// block's hash (a mismatch quarantines it) and its GCM tag without passing
+// anything on; a second pass decrypts to the sink and checks the tag again,
+// so bytes that changed between the passes end in an error, and nothing
+// unauthenticated is passed on from a block that was bad from the start.
+// kNotFound if this root lacks the block.
+Status StreamSingleBlockFrom(store::Store& store, store::StorageRoot& root,
+                             const crypto::SymmetricKey& fek, const crypto::Hash256& hash,
+                             const std::function<Status(ByteSpan)>& sink) {
+  fs::path path = root.block_path(hash);
+  FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (fd.get() < 0) {
+    if (errno == ENOENT) return MakeError(ErrorCode::kNotFound, "no block " + hash.Hex());
+    return MakeError(ErrorCode::kIo, "cannot open block " + hash.Hex() + " in " +
+                                         root.path().string() + ": " + store::ErrnoText(errno));
+  }
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    return MakeError(ErrorCode::kIo, "block " + hash.Hex() + " is not a regular file");
+  }
+  uint64_t size = static_cast<uint64_t>(st.st_size);
+  auto io_error = [&](const Error& e) {
+    return MakeError(ErrorCode::kIo, "cannot read block " + hash.Hex() + ": " + e.message);
+  };
+  if (size < crypto::kGcmOverhead) {
+    return MakeError(ErrorCode::kCorrupt, "block " + hash.Hex() + " is too short");
+  }
+  crypto::GcmIv iv;
+  std::array<uint8_t, crypto::kGcmTagSize> tag;
+  auto got_iv = PreadUpTo(fd.get(), iv.data(), iv.size(), 0);
+  if (!got_iv.ok()) return io_error(got_iv.error());
+  auto got_tag = PreadUpTo(fd.get(), tag.data(), tag.size(), size - tag.size());
+  if (!got_tag.ok()) return io_error(got_tag.error());
+  if (*got_iv != iv.size() || *got_tag != tag.size()) {
+    return MakeError(ErrorCode::kCorrupt, "block " + hash.Hex() + " shrank while it was read");
+  }
+  const uint64_t body_end = size - tag.size();
+  Bytes cipher(kStreamBuffer), plain(kStreamBuffer);
+
+  // Pass 1: hash and tag, nothing leaves.
+  {
+    crypto::Sha256Stream block_hash;
+    block_hash.Update(iv);
+    crypto::AesGcmStreamDecryptor check(fek, iv);
+    for (uint64_t at = iv.size(); at < body_end;) {
+      size_t want = static_cast<size_t>(std::min<uint64_t>(cipher.size(), body_end - at));
+      auto n = PreadUpTo(fd.get(), cipher.data(), want, at);
+      if (!n.ok()) return io_error(n.error());
+      if (*n != want) {
+        return MakeError(ErrorCode::kCorrupt, "block " + hash.Hex() + " shrank while it was read");
+      }
+      block_hash.Update(ByteSpan(cipher.data(), want));
+      check.Update(ByteSpan(cipher.data(), want), plain);
+      at += want;
+    }
+    block_hash.Update(tag);
+    if (block_hash.Finish() != hash) {
+      auto moved = root.Quarantine(path, "content does not match its hash");
+      std::string where = moved.ok() ? "moved to " + moved->string() : "could not quarantine it";
+      std::string message =
+          "block " + hash.Hex() + " in " + root.path().string() + " is corrupt; " + where;
+      store.ReportIncident(message);
+      return MakeError(ErrorCode::kCorrupt, message);
+    }
+    if (!check.Finish(tag)) {
+      return MakeError(ErrorCode::kCorrupt,
+                       "block " + hash.Hex() + " does not decrypt with the file key");
+    }
+  }
+  // Pass 2: decrypt to the sink.
+  crypto::AesGcmStreamDecryptor decrypt(fek, iv);
+  for (uint64_t at = iv.size(); at < body_end;) {
+    size_t want = static_cast<size_t>(std::min<uint64_t>(cipher.size(), body_end - at));
+    auto n = PreadUpTo(fd.get(), cipher.data(), want, at);
+    if (!n.ok()) return io_error(n.error());
+    if (*n != want) {
+      return MakeError(ErrorCode::kCorrupt, "block " + hash.Hex() + " shrank while it was read");
+    }
+    decrypt.Update(ByteSpan(cipher.data(), want), plain);
+    NB_RETURN_IF_ERROR(sink(ByteSpan(plain.data(), want)));
+    at += want;
+  }
+  if (!decrypt.Finish(tag)) {
+    return MakeError(ErrorCode::kCorrupt, "block " + hash.Hex() + " changed while it was read");
+  }
+  return Status::Ok();
+}
+
+// A large single block from the first root that has a good copy.
+Status StreamSingleBlock(store::Store& store, const crypto::SymmetricKey& fek,
+                         const crypto::Hash256& hash, const std::function<Status(ByteSpan)>& sink) {
+  std::optional<Error> last;
+  for (auto& root : store.roots()) {
+    Status status = StreamSingleBlockFrom(store, root, fek, hash, sink);
+    if (status.ok()) return status;
+    const Error& error = status.error();
+    // Only a copy that failed its hash check (now quarantined) lets the next
+    // root try: anything else may already have reached the sink.
+    bool try_next = error.code == ErrorCode::kNotFound ||
+                    (error.code == ErrorCode::kCorrupt &&
+                     error.message.find("is corrupt;") != std::string::npos);
+    if (!try_next) return status;
+    if (error.code != ErrorCode::kNotFound || !last) last = error;
+  }
+  if (last && last->code != ErrorCode::kNotFound) return *last;
+  return MakeError(ErrorCode::kNotFound, "block " + hash.Hex() + " is not in the store");
+}
+
+}  // namespace
+
 Status ReadContent(store::Store& store, const crypto::SymmetricKey& hub_key, const ContentRef& ref,
                    ByteSpan wrapped_key, const std::function<Status(ByteSpan)>& sink) {
   NB_ASSIGN_OR_RETURN(crypto::SymmetricKey fek, UnwrapFileKey(hub_key, wrapped_key));
+  if (ref.kind == ContentRef::Kind::kSingle) {
+    auto size = store.BlockSize(ref.hash);
+    if (size.ok() && *size > kWholeBlockReadLimit) {
+      return StreamSingleBlock(store, fek, ref.hash, sink);
+    }
+  }
   NB_ASSIGN_OR_RETURN(Bytes first, FetchAndOpen(store, fek, ref.hash));
   if (ref.kind == ContentRef::Kind::kSingle) return sink(first);
 
@@ -155,13 +310,24 @@ Result<uint64_t> ContentSize(store::Store& store, const crypto::SymmetricKey& hu
 
 // ---- ingest ----
 
-Ingestor::Ingestor(store::Store& store, const crypto::SymmetricKey& hub_key, unsigned threads)
-    : store_(store), fek_(DedupFileKey(hub_key)), threads_(threads ? threads : DefaultThreads()) {}
+Ingestor::Ingestor(store::Store& store, const crypto::SymmetricKey& hub_key, unsigned threads,
+                   ContentLayout layout)
+    : store_(store),
+      fek_(DedupFileKey(hub_key)),
+      threads_(threads ? threads : DefaultThreads()),
+      layout_(layout) {}
+
+Result<std::vector<StoredContent>> Ingestor::IngestAll(
+    const std::vector<Source>& sources, const std::function<void(uint64_t)>& progress) {
+  if (layout_ == ContentLayout::kSingleBlock) return IngestSingleBlocks(sources, progress);
+  return IngestChunked(sources, progress);
+}
 
 namespace {
 
 struct ChunkJob {
   size_t source = 0;
+  int attempt = 0;
   size_t index = 0;
   Bytes data;
 };
@@ -169,6 +335,7 @@ struct ChunkJob {
 struct ChunkResult {
   crypto::Hash256 hash;
   uint64_t size = 0;
+  int attempt = -1;  // which read of the source produced it (-1: none yet)
 };
 
 // A bounded queue: the reader blocks when workers fall behind, so memory
@@ -206,17 +373,10 @@ class JobQueue {
   bool closed_ = false;
 };
 
-class FileDescriptor {
- public:
-  explicit FileDescriptor(int fd) : fd_(fd) {}
-  ~FileDescriptor() {
-    if (fd_ > 2) ::close(fd_);
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
+// The user's name for a source, for messages.
+std::string SourceName(const std::string& path) {
+  return path == "-" ? std::string("standard input") : path;
+}
 
 // Fills `buffer` from `fd` up to its size; returns bytes read (short = EOF).
 Result<size_t> ReadUpTo(int fd, uint8_t* buffer, size_t size, const std::string& path) {
@@ -225,7 +385,8 @@ Result<size_t> ReadUpTo(int fd, uint8_t* buffer, size_t size, const std::string&
     ssize_t n = ::read(fd, buffer + done, size - done);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
-      return MakeError(ErrorCode::kIo, "cannot read " + path + ": " + store::ErrnoText(errno));
+      return MakeError(ErrorCode::kIo,
+                       "cannot read " + SourceName(path) + ": " + store::ErrnoText(errno));
     }
     if (n == 0) break;
     done += static_cast<size_t>(n);
@@ -233,9 +394,111 @@ Result<size_t> ReadUpTo(int fd, uint8_t* buffer, size_t size, const std::string&
   return done;
 }
 
+// What says a source is still the file we began reading.
+struct SourceStamp {
+  bool regular = false;
+  uint64_t dev = 0;
+  uint64_t ino = 0;
+  uint64_t size = 0;
+  int64_t mtime_ns = 0;
+  int64_t ctime_ns = 0;
+  bool operator==(const SourceStamp&) const = default;
+};
+
+int64_t Nanoseconds(const timespec& t) { return int64_t{t.tv_sec} * 1'000'000'000 + t.tv_nsec; }
+
+Result<SourceStamp> StampOf(int fd, const std::string& path) {
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    return MakeError(ErrorCode::kIo,
+                     "cannot stat " + SourceName(path) + ": " + store::ErrnoText(errno));
+  }
+  SourceStamp stamp;
+  stamp.regular = S_ISREG(st.st_mode);
+  stamp.dev = st.st_dev;
+  stamp.ino = st.st_ino;
+  stamp.size = static_cast<uint64_t>(st.st_size);
+  stamp.mtime_ns = Nanoseconds(st.st_mtim);
+  stamp.ctime_ns = Nanoseconds(st.st_ctim);
+  return stamp;
+}
+
+// File systems keep timestamps at a coarse granularity (a kernel tick on
+// Linux, 2 s on FAT): a write in the same tick as the stat before reading
+// leaves the stamp unchanged. A file whose timestamps are this recent is
+// therefore read a second time and compared (as git treats "racy" entries).
+constexpr int64_t kRacyWindowNs = 2'000'000'000;
+
+bool IsRacy(const SourceStamp& stamp) {
+  int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+  return stamp.mtime_ns > now - kRacyWindowNs || stamp.ctime_ns > now - kRacyWindowNs;
+}
+
+Result<crypto::Hash256> HashWholeFile(int fd, const std::string& path, Bytes& buffer,
+                                      uint64_t* size) {
+  crypto::Sha256Stream stream;
+  uint64_t at = 0;
+  for (;;) {
+    auto n = PreadUpTo(fd, buffer.data(), buffer.size(), at);
+    if (!n.ok()) {
+      return MakeError(ErrorCode::kIo,
+                       "cannot read " + SourceName(path) + ": " + n.error().message);
+    }
+    if (*n == 0) break;
+    stream.Update(ByteSpan(buffer.data(), *n));
+    at += *n;
+  }
+  *size = at;
+  return stream.Finish();
+}
+
+// A store error re-worded for the user: the file they gave and the reason,
+// never the temp file the store was writing.
+// The store's messages end in ": <reason>" after the path they were writing.
+std::string ReasonOf(const Error& error) {
+  size_t colon = error.message.rfind(": ");
+  return colon == std::string::npos ? error.message : error.message.substr(colon + 2);
+}
+
+Error StoreErrorFor(const std::string& source, const Error& error) {
+  return MakeError(error.code, "cannot store " + SourceName(source) + ": " + ReasonOf(error));
+}
+
+// Removes a temp file unless it was published.
+class TempFile {
+ public:
+  explicit TempFile(fs::path path) : path_(std::move(path)) {}
+  ~TempFile() {
+    if (!path_.empty()) ::unlink(path_.c_str());
+  }
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+  const fs::path& path() const { return path_; }
+  void Release() { path_.clear(); }
+
+ private:
+  fs::path path_;
+};
+
+Status WriteAllTo(int fd, ByteSpan data, const std::string& source) {
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      return MakeError(ErrorCode::kIo,
+                       "cannot store " + SourceName(source) + ": " + store::ErrnoText(errno));
+    }
+    done += static_cast<size_t>(n);
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
-Result<std::vector<StoredContent>> Ingestor::IngestAll(
+Result<std::vector<StoredContent>> Ingestor::IngestChunked(
     const std::vector<Source>& sources, const std::function<void(uint64_t)>& progress) {
   store::BatchPublisher batch(&store_.primary());
   std::vector<std::vector<ChunkResult>> results(sources.size());
@@ -275,12 +538,14 @@ Result<std::vector<StoredContent>> Ingestor::IngestAll(
       auto hash = seal_and_stage(job.data, &out[job.source], &scratch);
       std::lock_guard<std::mutex> lock(results_mu);
       if (!hash.ok()) {
-        if (!failure) failure = hash.error();
+        if (!failure) failure = StoreErrorFor(sources[job.source].path, hash.error());
         continue;
       }
       auto& slots = results[job.source];
       if (slots.size() <= job.index) slots.resize(job.index + 1);
-      slots[job.index] = ChunkResult{*hash, job.data.size()};
+      // A later read of a source that changed owns the slot.
+      if (slots[job.index].attempt > job.attempt) continue;
+      slots[job.index] = ChunkResult{*hash, job.data.size(), job.attempt};
     }
   };
   std::vector<std::thread> workers;
@@ -289,39 +554,89 @@ Result<std::vector<StoredContent>> Ingestor::IngestAll(
   // The calling thread reads and cuts chunks.
   const ChunkSizes sizes;
   Bytes buffer(sizes.max);
+  Bytes recheck_buffer;
   uint64_t bytes_read = 0;
+  std::vector<int> final_attempt(sources.size(), 0);
+  std::vector<size_t> chunk_count(sources.size(), 0);
   std::optional<Error> read_failure;
   for (size_t s = 0; s < sources.size() && !read_failure; ++s) {
     const std::string& path = sources[s].path;
-    int raw_fd = path == "-" ? 0 : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (raw_fd < 0) {
-      read_failure =
-          MakeError(ErrorCode::kIo, "cannot open " + path + ": " + store::ErrnoText(errno));
-      break;
-    }
-    FileDescriptor fd(raw_fd);
-    if (raw_fd > 2) ::posix_fadvise(raw_fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-    size_t filled = 0;
-    size_t index = 0;
-    bool eof = false;
-    for (;;) {
-      if (!eof && filled < buffer.size()) {
-        auto n = ReadUpTo(fd.get(), buffer.data() + filled, buffer.size() - filled, path);
-        if (!n.ok()) {
-          read_failure = n.error();
+    for (int attempt = 0; !read_failure; ++attempt) {
+      int raw_fd = path == "-" ? 0 : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+      if (raw_fd < 0) {
+        read_failure =
+            MakeError(ErrorCode::kIo, "cannot open " + path + ": " + store::ErrnoText(errno));
+        break;
+      }
+      FileDescriptor fd(raw_fd);
+      // Standard input cannot be read twice: it is taken as it comes.
+      std::optional<SourceStamp> before;
+      if (path != "-") {
+        auto stamp = StampOf(fd.get(), path);
+        if (!stamp.ok()) {
+          read_failure = stamp.error();
           break;
         }
-        eof = filled + *n < buffer.size();
-        filled += *n;
-        bytes_read += *n;
-        if (progress) progress(bytes_read);
+        if (stamp->regular) before = *stamp;
       }
-      if (filled == 0 && index > 0) break;  // nothing left after the last chunk
-      size_t cut = FindChunkEnd(ByteSpan(buffer.data(), filled), eof, sizes);
-      queue.Push(ChunkJob{s, index++, Bytes(buffer.begin(), buffer.begin() + cut)});
-      std::memmove(buffer.data(), buffer.data() + cut, filled - cut);
-      filled -= cut;
-      if (eof && filled == 0) break;
+      const bool racy = before && IsRacy(*before);
+      crypto::Sha256Stream plain_hash;  // of what this attempt read (racy files only)
+      if (raw_fd > 2) ::posix_fadvise(raw_fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+      size_t filled = 0;
+      size_t index = 0;
+      uint64_t attempt_bytes = 0;
+      bool eof = false;
+      for (;;) {
+        if (!eof && filled < buffer.size()) {
+          auto n = ReadUpTo(fd.get(), buffer.data() + filled, buffer.size() - filled, path);
+          if (!n.ok()) {
+            read_failure = n.error();
+            break;
+          }
+          if (racy) plain_hash.Update(ByteSpan(buffer.data() + filled, *n));
+          eof = filled + *n < buffer.size();
+          filled += *n;
+          attempt_bytes += *n;
+          bytes_read += *n;
+          if (progress) progress(bytes_read);
+          if (read_hook_) read_hook_(s, attempt, attempt_bytes);
+        }
+        if (filled == 0 && index > 0) break;  // nothing left after the last chunk
+        size_t cut = FindChunkEnd(ByteSpan(buffer.data(), filled), eof, sizes);
+        queue.Push(ChunkJob{s, attempt, index++, Bytes(buffer.begin(), buffer.begin() + cut)});
+        std::memmove(buffer.data(), buffer.data() + cut, filled - cut);
+        filled -= cut;
+        if (eof && filled == 0) break;
+      }
+      if (read_failure) break;
+      final_attempt[s] = attempt;
+      chunk_count[s] = index;
+      if (!before) break;
+      // Did the file stay the one we began reading?
+      auto after = StampOf(fd.get(), path);
+      if (!after.ok()) {
+        read_failure = after.error();
+        break;
+      }
+      bool changed = !(*after == *before) || attempt_bytes != before->size;
+      if (!changed && racy) {
+        if (recheck_buffer.empty()) recheck_buffer.resize(kStreamBuffer);
+        uint64_t again_size = 0;
+        auto again = HashWholeFile(fd.get(), path, recheck_buffer, &again_size);
+        if (!again.ok()) {
+          read_failure = again.error();
+          break;
+        }
+        auto last = StampOf(fd.get(), path);
+        changed = *again != plain_hash.Finish() || again_size != attempt_bytes || !last.ok() ||
+                  !(*last == *before);
+      }
+      if (!changed) break;
+      bytes_read -= attempt_bytes;
+      if (attempt + 1 >= kReadAttempts) {
+        out[s].changed_while_reading = true;
+        break;
+      }
     }
   }
   queue.Close();
@@ -332,9 +647,17 @@ Result<std::vector<StoredContent>> Ingestor::IngestAll(
   // Single block or manifest, per file.
   Bytes scratch;
   for (size_t s = 0; s < sources.size(); ++s) {
-    const auto& chunks = results[s];
+    if (out[s].changed_while_reading) continue;
+    auto& chunks = results[s];
+    chunks.resize(chunk_count[s]);
     uint64_t total = 0;
-    for (const auto& c : chunks) total += c.size;
+    for (const auto& c : chunks) {
+      if (c.attempt != final_attempt[s]) {
+        return MakeError(ErrorCode::kInternal,
+                         "a chunk of " + SourceName(sources[s].path) + " was not stored");
+      }
+      total += c.size;
+    }
     out[s].size = total;
     if (chunks.size() == 1) {
       out[s].ref = ContentRef{ContentRef::Kind::kSingle, chunks[0].hash};
@@ -343,10 +666,177 @@ Result<std::vector<StoredContent>> Ingestor::IngestAll(
     std::vector<ManifestChunk> entries;
     for (const auto& c : chunks) entries.push_back(ManifestChunk{c.hash, c.size});
     std::string manifest = ManifestJson(entries, total);
-    NB_ASSIGN_OR_RETURN(crypto::Hash256 hash, seal_and_stage(AsBytes(manifest), &out[s], &scratch));
-    out[s].ref = ContentRef{ContentRef::Kind::kManifest, hash};
+    auto hash = seal_and_stage(AsBytes(manifest), &out[s], &scratch);
+    if (!hash.ok()) return StoreErrorFor(sources[s].path, hash.error());
+    out[s].ref = ContentRef{ContentRef::Kind::kManifest, *hash};
   }
-  NB_RETURN_IF_ERROR(batch.Commit());
+  auto committed = batch.Commit();
+  if (!committed.ok()) {
+    return MakeError(committed.error().code,
+                     "cannot store the files' blocks: " + ReasonOf(committed.error()));
+  }
+  return out;
+}
+
+Result<std::vector<StoredContent>> Ingestor::IngestSingleBlocks(
+    const std::vector<Source>& sources, const std::function<void(uint64_t)>& progress) {
+  std::vector<StoredContent> out(sources.size());
+  store::StorageRoot& root = store_.primary();
+  Bytes plain(kStreamBuffer), sealed(kStreamBuffer);
+  uint64_t bytes_read = 0;
+
+  for (size_t s = 0; s < sources.size(); ++s) {
+    const std::string& path = sources[s].path;
+    for (int attempt = 0;; ++attempt) {
+      int raw_fd = path == "-" ? 0 : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+      if (raw_fd < 0) {
+        return MakeError(ErrorCode::kIo, "cannot open " + path + ": " + store::ErrnoText(errno));
+      }
+      FileDescriptor fd(raw_fd);
+      std::optional<SourceStamp> before;
+      if (path != "-") {
+        NB_ASSIGN_OR_RETURN(SourceStamp stamp, StampOf(fd.get(), path));
+        if (stamp.regular) before = stamp;
+      }
+      // A regular file is read twice (IV, then encryption) at fixed offsets;
+      // anything else once, in order, under a random IV.
+      auto read_at = [&](uint64_t offset) -> Result<size_t> {
+        if (before) {
+          auto n = PreadUpTo(fd.get(), plain.data(), plain.size(), offset);
+          if (!n.ok()) {
+            return MakeError(ErrorCode::kIo, "cannot read " + path + ": " + n.error().message);
+          }
+          return n;
+        }
+        return ReadUpTo(fd.get(), plain.data(), plain.size(), path);
+      };
+
+      // Pass 1: the IV, derived from the whole plaintext as for chunks.
+      crypto::GcmIv iv;
+      crypto::Hash256 first_mac;
+      uint64_t first_size = 0;
+      if (before) {
+        crypto::HmacSha256Stream mac(fek_);
+        for (;;) {
+          NB_ASSIGN_OR_RETURN(size_t n, read_at(first_size));
+          if (n == 0) break;
+          mac.Update(ByteSpan(plain.data(), n));
+          first_size += n;
+          if (read_hook_) read_hook_(s, attempt, first_size);
+        }
+        first_mac = mac.Finish();
+        std::copy_n(first_mac.bytes.begin(), iv.size(), iv.begin());
+      } else {
+        crypto::RandomFill(iv);
+      }
+
+      // Pass 2: encrypt into a temp file in blocks/, hashing as we go.
+      std::array<uint8_t, 8> nonce;
+      crypto::RandomFill(nonce);
+      TempFile temp(root.blocks_dir() /
+                    (std::string(store::kTempPrefix) + std::to_string(::getpid()) + "-" +
+                     HexEncode(nonce) + "-single"));
+      int raw_out =
+          ::open(temp.path().c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+      if (raw_out < 0 && errno == ENOENT) {
+        NB_RETURN_IF_ERROR(store::EnsureDirectory(root.blocks_dir()));
+        raw_out =
+            ::open(temp.path().c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+      }
+      if (raw_out < 0) {
+        return MakeError(ErrorCode::kIo,
+                         "cannot store " + SourceName(path) + ": " + store::ErrnoText(errno));
+      }
+      FileDescriptor out_fd(raw_out);
+      crypto::Sha256Stream block_hash;
+      crypto::HmacSha256Stream mac(fek_);
+      crypto::AesGcmStreamEncryptor encrypt(fek_, iv);
+      NB_RETURN_IF_ERROR(WriteAllTo(out_fd.get(), iv, path));
+      block_hash.Update(iv);
+      uint64_t size = 0;
+      for (;;) {
+        NB_ASSIGN_OR_RETURN(size_t n, read_at(size));
+        if (n == 0) break;
+        mac.Update(ByteSpan(plain.data(), n));
+        encrypt.Update(ByteSpan(plain.data(), n), sealed);
+        NB_RETURN_IF_ERROR(WriteAllTo(out_fd.get(), ByteSpan(sealed.data(), n), path));
+        block_hash.Update(ByteSpan(sealed.data(), n));
+        size += n;
+        bytes_read += n;
+        if (progress) progress(bytes_read);
+        if (read_hook_) read_hook_(s, attempt, first_size + size);
+      }
+      auto tag = encrypt.Finish();
+      NB_RETURN_IF_ERROR(WriteAllTo(out_fd.get(), tag, path));
+      block_hash.Update(tag);
+      crypto::Hash256 hash = block_hash.Finish();
+
+      if (before) {
+        NB_ASSIGN_OR_RETURN(SourceStamp after, StampOf(fd.get(), path));
+        bool changed = !(after == *before) || first_size != before->size || size != before->size ||
+                       mac.Finish() != first_mac;
+        if (changed) {
+          bytes_read -= size;
+          if (attempt + 1 < kReadAttempts) continue;
+          out[s].changed_while_reading = true;
+          break;
+        }
+      }
+
+      // Durable, then read back and checked, and only then given its name.
+      if (::fsync(out_fd.get()) != 0) {
+        return MakeError(ErrorCode::kIo,
+                         "cannot store " + SourceName(path) + ": " + store::ErrnoText(errno));
+      }
+      {
+        crypto::Sha256Stream check_hash;
+        crypto::AesGcmStreamDecryptor check(fek_, iv);
+        const uint64_t total = size + crypto::kGcmOverhead;
+        std::array<uint8_t, crypto::kGcmTagSize> stored_tag{};
+        for (uint64_t at = 0; at < total;) {
+          size_t want = static_cast<size_t>(std::min<uint64_t>(sealed.size(), total - at));
+          auto n = PreadUpTo(out_fd.get(), sealed.data(), want, at);
+          if (!n.ok() || *n != want) {
+            return MakeError(ErrorCode::kIo, "cannot store " + SourceName(path) +
+                                                 ": the block does not read back as written");
+          }
+          check_hash.Update(ByteSpan(sealed.data(), want));
+          // Split the bytes into IV | ciphertext | tag for the decryptor.
+          for (size_t i = 0; i < want; ++i) {
+            uint64_t pos = at + i;
+            if (pos >= crypto::kGcmIvSize + size)
+              stored_tag[pos - crypto::kGcmIvSize - size] = sealed[i];
+          }
+          uint64_t body_begin = std::max<uint64_t>(at, crypto::kGcmIvSize);
+          uint64_t body_end = std::min<uint64_t>(at + want, crypto::kGcmIvSize + size);
+          if (body_begin < body_end) {
+            check.Update(ByteSpan(sealed.data() + (body_begin - at), body_end - body_begin), plain);
+          }
+          at += want;
+        }
+        if (check_hash.Finish() != hash || !check.Finish(stored_tag)) {
+          return MakeError(ErrorCode::kIo, "cannot store " + SourceName(path) +
+                                               ": the block does not read back as written");
+        }
+      }
+      bool created = false;
+      if (!store_.HasBlock(hash)) {
+        auto published = store::PublishTempAs(temp.path(), root.block_path(hash));
+        if (!published.ok()) return StoreErrorFor(path, published.error());
+        temp.Release();
+        created = *published;
+        if (created) {
+          auto synced = root.SyncBlocksDir();
+          if (!synced.ok()) return StoreErrorFor(path, synced.error());
+        }
+      }
+      out[s].ref = ContentRef{ContentRef::Kind::kSingle, hash};
+      out[s].size = size;
+      out[s].new_blocks = created ? 1 : 0;
+      out[s].new_bytes = created ? size + crypto::kGcmOverhead : 0;
+      break;
+    }
+  }
   return out;
 }
 

@@ -29,6 +29,9 @@ struct StoredContent {
   uint64_t size = 0;        // plaintext bytes
   uint64_t new_blocks = 0;  // blocks this ingest added to the store
   uint64_t new_bytes = 0;   // their bytes on disk
+  // The source kept changing while it was read (Ingestor::kReadAttempts
+  // tries): `ref` and `size` mean nothing, nothing may be recorded for it.
+  bool changed_while_reading = false;
 };
 
 crypto::SymmetricKey DedupFileKey(const crypto::SymmetricKey& hub_key);
@@ -53,27 +56,69 @@ struct ManifestChunk {
 };
 Result<std::vector<ManifestChunk>> ParseManifest(std::string_view json, uint64_t* total_size);
 
-// Ingests many files with every core busy: the calling thread reads and
-// cuts chunks, workers derive IVs, encrypt, hash and stage new blocks in a
-// BatchPublisher. Files are pipelined across one another (ten thousand
-// small files are not serialized), memory stays bounded whatever the file
-// sizes, and results come back in input order. All new blocks are durable
-// when IngestAll returns.
+// How a hub lays file contents out (apps/hub_settings.h decides which).
+enum class ContentLayout {
+  kChunked,      // content-defined chunks and a manifest above one chunk
+  kSingleBlock,  // every file one block, as the reference software writes
+};
+
+// Ingests many files.
+//
+// kChunked: every core busy: the calling thread reads and cuts chunks,
+// workers derive IVs, encrypt, hash and stage new blocks in a
+// BatchPublisher. Files are pipelined across one another (ten thousand small
+// files are not serialized), memory stays bounded whatever the file sizes,
+// and results come back in input order. All new blocks are durable when
+// IngestAll returns.
+//
+// kSingleBlock: each file becomes one block, streamed with flat memory: a
+// first pass derives the IV (HMAC of the plaintext, as for chunks, so equal
+// files are one block), a second encrypts into a temp file in blocks/ while
+// hashing; the temp file is read back and checked (hash and GCM tag) before
+// it is published under its name. Standard input is read once, under a
+// random IV.
+//
+// A source that changes while it is read is detected: its size, mtime,
+// ctime, device and inode before and after, the bytes actually read against
+// the size (a short read when it shrinks), and, when its timestamps are too
+// recent to tell a change within one clock tick, a second read compared by
+// hash (in kSingleBlock the two passes are compared anyway). Such a source is
+// read again, up to kReadAttempts times in all; after that its result carries
+// `changed_while_reading` and no content: the caller records nothing for it.
+// No result ever describes bytes that were not, at one moment, the file.
 class Ingestor {
  public:
   struct Source {
     std::string path;  // "-" reads standard input
   };
-  Ingestor(store::Store& store, const crypto::SymmetricKey& hub_key, unsigned threads = 0);
+  static constexpr int kReadAttempts = 3;
+
+  Ingestor(store::Store& store, const crypto::SymmetricKey& hub_key, unsigned threads = 0,
+           ContentLayout layout = ContentLayout::kChunked);
 
   // `progress` gets the cumulative plaintext bytes read (calling thread).
+  // Errors (a source that cannot be opened, a store that cannot be written)
+  // name the user's file, never a temp file.
   Result<std::vector<StoredContent>> IngestAll(const std::vector<Source>& sources,
                                                const std::function<void(uint64_t)>& progress);
 
+  // For tests: called on the reading thread after every read of a source,
+  // with the source's index, the attempt (0 first) and the bytes read so far
+  // in this pass. Lets a test change the file at an exact point.
+  using ReadHook = std::function<void(size_t source, int attempt, uint64_t offset)>;
+  void SetReadHook(ReadHook hook) { read_hook_ = std::move(hook); }
+
  private:
+  Result<std::vector<StoredContent>> IngestChunked(const std::vector<Source>& sources,
+                                                   const std::function<void(uint64_t)>& progress);
+  Result<std::vector<StoredContent>> IngestSingleBlocks(
+      const std::vector<Source>& sources, const std::function<void(uint64_t)>& progress);
+
   store::Store& store_;
   crypto::SymmetricKey fek_;
   unsigned threads_;
+  ContentLayout layout_;
+  ReadHook read_hook_;
 };
 
 }  // namespace nb::apps::files
