@@ -1,7 +1,5 @@
 #include "engine/gc.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <optional>
@@ -48,12 +46,12 @@ Result<GcReport> CollectGarbage(store::Store& store, const GcOptions& options) {
   }
   for (const auto& hash : report.unreferenced) {
     auto st = primary.StatBlock(hash);
-    if (::unlink(primary.block_path(hash).c_str()) == 0) {
+    Status removed = primary.RemoveBlock(hash);
+    if (removed.ok()) {
       ++report.deleted;
       if (st.ok()) report.deleted_bytes += st->size;
-    } else if (errno != ENOENT) {
-      return MakeError(ErrorCode::kIo, "cannot remove " + primary.block_path(hash).string() + ": " +
-                                           store::ErrnoText(errno));
+    } else if (removed.error().code != ErrorCode::kNotFound) {
+      return removed.error();
     }
   }
   NB_RETURN_IF_ERROR(primary.SyncBlocksDir());

@@ -1,5 +1,6 @@
 #include "engine/verify.h"
 
+#include <algorithm>
 #include <mutex>
 
 #include "base/parallel.h"
@@ -10,22 +11,10 @@
 namespace nb::engine {
 namespace {
 
-// True if a quarantine of any root holds a copy named for `hash`
-// (StorageRoot::Quarantine keeps the name after a stamp).
 bool InQuarantine(store::Store& store, const Hash256& hash) {
-  std::string suffix = hash.Hex() + ".bin";
-  for (const auto& root : store.roots()) {
-    std::error_code ec;
-    for (std::filesystem::directory_iterator it(root.state_dir() / "quarantine", ec), end;
-         !ec && it != end; it.increment(ec)) {
-      std::string name = it->path().filename().string();
-      if (name.size() >= suffix.size() &&
-          name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
-        return true;
-      }
-    }
-  }
-  return false;
+  return std::any_of(
+      store.roots().begin(), store.roots().end(),
+      [&](const store::StorageRoot& root) { return root.HasQuarantinedBlock(hash); });
 }
 
 }  // namespace

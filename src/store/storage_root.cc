@@ -234,6 +234,27 @@ Result<fs::path> StorageRoot::Quarantine(const fs::path& file, const std::string
   return target;
 }
 
+bool StorageRoot::HasQuarantinedBlock(const Hash256& hash) const {
+  std::string suffix = hash.Hex() + ".bin";
+  std::error_code ec;
+  for (fs::directory_iterator it(state_dir() / "quarantine", ec), end; !ec && it != end;
+       it.increment(ec)) {
+    std::string name = it->path().filename().string();
+    if (name.size() > suffix.size() &&
+        name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+Status StorageRoot::RemoveBlock(const Hash256& hash) {
+  fs::path path = block_path(hash);
+  if (::unlink(path.c_str()) == 0) return Status::Ok();
+  if (errno == ENOENT) return MakeError(ErrorCode::kNotFound, "no block " + hash.Hex());
+  return MakeError(ErrorCode::kIo, "cannot remove " + path.string() + ": " + ErrnoText(errno));
+}
+
 // ---- writers ----
 
 namespace {

@@ -83,6 +83,13 @@ class StorageRoot {
   // Moves a file of this root (given by its path) into .nearbytes/quarantine/,
   // keeping its name, so nothing is lost and nothing corrupt is served.
   Result<fs::path> Quarantine(const fs::path& file, const std::string& reason);
+  // True if .nearbytes/quarantine/ holds a copy of this block (Quarantine
+  // keeps the file name after a stamp).
+  bool HasQuarantinedBlock(const Hash256& hash) const;
+  // Deletes a block file (gc only: the caller holds LockExclusively and has
+  // proven nothing references it). kNotFound if it is not there.
+  Status RemoveBlock(const Hash256& hash);
+
   // Removes temp files older than kStaleTempSeconds (any writer, any host,
   // the reference's "*.tmp" included); returns how many.
   size_t ReapStaleTemps();
