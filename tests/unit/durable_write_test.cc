@@ -206,6 +206,34 @@ TEST(DurableWriter, APlantedSymlinkIsReplacedNotFollowed) {
   EXPECT_EQ(ReadText(dir / "out.txt"), "downloaded");
 }
 
+// An attacker who guessed the temp name (or won a race) and planted a
+// symlink there: the create refuses it instead of writing through it.
+class PlantSymlinkAtTemp : public IoObserver {
+ public:
+  explicit PlantSymlinkAtTemp(fs::path target) : target_(std::move(target)) { SetIoObserver(this); }
+  ~PlantSymlinkAtTemp() override { SetIoObserver(nullptr); }
+  Status Before(IoStep step, const fs::path& path) override {
+    if (step == IoStep::kCreateTemp) fs::create_symlink(target_, path);
+    return Status::Ok();
+  }
+
+ private:
+  fs::path target_;
+};
+
+TEST(DurableWriter, ASymlinkPlantedAtTheTempNameIsNeverFollowed) {
+  TempDir dir;
+  WriteText(dir / "victim", "precious");
+  {
+    PlantSymlinkAtTemp plant(dir / "victim");
+    EXPECT_FALSE(ReplaceFileDurably(dir / "out.txt", AsBytes("evil")).ok());
+    EXPECT_FALSE(AtomicPublish(dir.path(), "x.bin", AsBytes("evil")).ok());
+  }
+  EXPECT_EQ(ReadText(dir / "victim"), "precious");
+  EXPECT_FALSE(fs::exists(dir / "out.txt"));
+  EXPECT_FALSE(fs::exists(dir / "x.bin"));
+}
+
 TEST(DurableWriter, TempNamesAreUnpredictableAndCarryTheHost) {
   std::string a = TempNameFor("x.bin"), b = TempNameFor("x.bin");
   EXPECT_NE(a, b);
