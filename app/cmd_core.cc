@@ -10,6 +10,9 @@
 #include "apps/payload.h"
 #include "base/parallel.h"
 #include "cli.h"
+#include "engine/gc.h"
+#include "engine/hub_figures.h"
+#include "engine/verify.h"
 #include "hub/home.h"
 #include "hub/keyring.h"
 #include "hub/secret_strength.h"
@@ -149,56 +152,44 @@ Result<int> HubList(Context& ctx) {
 Result<int> HubInfo(Context& ctx) {
   NB_ASSIGN_OR_RETURN(hub::Hub * hub, ctx.OpenHub(/*create=*/false));
   NB_ASSIGN_OR_RETURN(apps::HubSettings settings, apps::LoadHubSettings(*hub));
-  NB_ASSIGN_OR_RETURN(log::LoadedEvents loaded, log::LoadAllEvents(hub->log()));
+  NB_ASSIGN_OR_RETURN(engine::HubFigures f, engine::ComputeHubFigures(*hub));
   ctx.ReportIncidents();
-  std::set<crypto::Hash256> event_hashes;
-  uint64_t event_bytes = 0;
-  for (const auto& event : loaded.valid) {
-    event_hashes.insert(event.hash);
-    auto* root = hub->store().RootWithEvent(hub->id(), event.hash);
-    if (root != nullptr) {
-      auto st = root->StatEvent(hub->id(), event.hash);
-      if (st.ok()) event_bytes += st->size;
-    }
-  }
-  // Blocks belong to a hub through its events' blockRefs.
-  std::set<crypto::Hash256> blocks;
-  for (const auto& event : loaded.valid) {
-    for (const auto& ref : event.envelope.block_refs) {
-      if (!event_hashes.count(ref)) blocks.insert(ref);
-    }
-  }
-  uint64_t block_bytes = 0;
-  size_t present = 0;
-  for (const auto& block : blocks) {
-    auto size = hub->store().BlockSize(block);
-    if (size.ok()) {
-      ++present;
-      block_bytes += *size;
-    }
-  }
+  Json kinds = Json::object();
+  for (const auto& [kind, count] : f.events_by_kind) kinds[kind] = count;
   if (ctx.options.json) {
     PrintJson(Json{{"id", hub->id()},
                    {"name", hub->keys().display_name()},
                    {"store", hub->store().primary().path().string()},
-                   {"events", loaded.valid.size()},
-                   {"invalidEvents", loaded.refused.size()},
-                   {"blocks", present},
-                   {"missingBlocks", blocks.size() - present},
-                   {"bytes", event_bytes + block_bytes},
+                   {"events", f.events},
+                   {"invalidEvents", f.invalid_events},
+                   {"blocks", f.blocks},
+                   {"missingBlocks", f.missing_blocks},
+                   {"bytes", f.event_bytes + f.block_bytes},
+                   {"eventBytes", f.event_bytes},
+                   {"blockBytes", f.block_bytes},
+                   {"chunksCounted", f.chunks_counted},
+                   {"liveFiles", f.live_files},
+                   {"liveBytes", f.live_bytes},
+                   {"versions", f.versions},
+                   {"eventsByKind", kinds},
                    {"referenceCompatible", settings.reference_compatible}});
   } else {
     std::cout << "hub     " << hub->keys().display_name() << "\n"
               << "id      " << hub->id() << "\n"
               << "store   " << hub->store().primary().path().string() << "\n"
-              << "events  " << loaded.valid.size();
-    if (!loaded.refused.empty()) std::cout << " (" << loaded.refused.size() << " invalid)";
-    std::cout << "\nblocks  " << present;
-    if (present != blocks.size()) std::cout << " (" << blocks.size() - present << " missing)";
-    std::cout << "\nbytes   " << HumanBytes(event_bytes + block_bytes) << "\n";
+              << "events  " << f.events;
+    if (f.invalid_events != 0) std::cout << " (" << f.invalid_events << " invalid)";
+    for (const auto& [kind, count] : f.events_by_kind) std::cout << "; " << kind << " " << count;
+    std::cout << "\nblocks  " << f.blocks << " (" << HumanBytes(f.block_bytes)
+              << ", chunks included)";
+    if (f.missing_blocks != 0) std::cout << " (" << f.missing_blocks << " missing)";
+    if (!f.chunks_counted) std::cout << " (some manifests unreadable: their chunks not counted)";
+    std::cout << "\nfiles   " << f.live_files << " live (" << HumanBytes(f.live_bytes) << "), "
+              << f.versions << " version(s) in the history"
+              << "\nbytes   " << HumanBytes(f.event_bytes + f.block_bytes) << "\n";
     std::cout << "layout  " << ReferenceModeText(settings) << "\n";
   }
-  return loaded.refused.empty() ? 0 : 1;
+  return f.invalid_events == 0 ? 0 : 1;
 }
 
 Result<int> LogCommand(Context& ctx) {
@@ -243,77 +234,148 @@ Result<int> LogCommand(Context& ctx) {
   return loaded.refused.empty() ? 0 : 1;
 }
 
-struct VerifyReport {
-  size_t events_ok = 0;
-  size_t blocks_ok = 0;
-  size_t temps_reaped = 0;
-  std::vector<std::string> problems;
-};
-
-// Checks every event of every channel and every block of every root. Needs
-// no secret: hashes and signatures verify with the channel's public key.
-Result<VerifyReport> VerifyStore(store::Store& store) {
-  VerifyReport report;
-  std::mutex mu;
-  auto record = [&](const Status& status, size_t* ok_count) {
-    std::lock_guard<std::mutex> lock(mu);
-    if (status.ok()) {
-      ++*ok_count;
-    } else {
-      report.problems.push_back(status.error().message);
-    }
-  };
-  for (auto& root : store.roots()) {
-    report.temps_reaped += root.ReapStaleTemps();
-    NB_ASSIGN_OR_RETURN(auto channels, root.ListChannels());
-    for (const auto& channel : channels) {
-      auto key = crypto::PublicKey::FromHex(channel);
-      if (!key.ok()) {
-        report.problems.push_back("channel " + channel + " is not a valid public key");
-        continue;
-      }
-      log::HubLog log(&store, *key);
-      NB_ASSIGN_OR_RETURN(auto hashes, root.ListEvents(channel));
-      ParallelFor(hashes.size(), 0, [&](size_t i) {
-        auto bytes = root.ReadEventFile(channel, hashes[i]);
-        Status status;
-        if (!bytes.ok()) {
-          status = bytes.error();
-        } else if (auto valid = log.ValidateAt(root, hashes[i], *bytes); !valid.ok()) {
-          status = valid.error();
-        }
-        record(status, &report.events_ok);
-      });
-    }
-    std::vector<crypto::Hash256> blocks;
-    NB_RETURN_IF_ERROR(root.ForEachBlock([&](const crypto::Hash256& h) { blocks.push_back(h); }));
-    ParallelFor(blocks.size(), 0,
-                [&](size_t i) { record(root.VerifyBlock(blocks[i]), &report.blocks_ok); });
+// The keys verify and gc use: remembered secrets, and the run's secret if
+// one is given (--secret-file or NEARBYTES_SECRET; never a prompt).
+Result<std::map<std::string, hub::HubKeys>> RunKeys(Context& ctx, store::Store& store) {
+  std::vector<std::string> secrets;
+  if (!ctx.options.secret_file.empty() || std::getenv("NEARBYTES_SECRET") != nullptr) {
+    NB_ASSIGN_OR_RETURN(std::string secret, ctx.ReadSecret());
+    secrets.push_back(secret);
   }
-  store.TakeIncidents();  // already in problems
-  return report;
+  return engine::KnownKeys(store, secrets);
+}
+
+std::string Short(const std::string& hex) { return hex.substr(0, 16) + "..."; }
+
+std::string DescribeUse(const engine::BlockUse& use) {
+  if (!use.live_path.empty())
+    return use.live_path + " (live version " + use.version.Hex().substr(0, 12) + ")";
+  return use.path + " (older version " + use.version.Hex().substr(0, 12) + ")";
+}
+
+Json VerifyJson(const engine::VerifyReport& report) {
+  Json broken = Json::array();
+  for (const auto& b : report.broken) {
+    Json breaks = Json::array();
+    for (const auto& use : b.breaks) {
+      breaks.push_back(Json{{"path", use.path},
+                            {"version", use.version.Hex()},
+                            {"live", !use.live_path.empty()},
+                            {"livePath", use.live_path}});
+    }
+    broken.push_back(Json{{"block", b.hash.Hex()},
+                          {"hub", b.hub_id},
+                          {"state", b.quarantined ? "quarantined" : "missing"},
+                          {"breaks", breaks}});
+  }
+  Json hubs = Json::array();
+  for (const auto& h : report.hubs) {
+    hubs.push_back(Json{{"id", h.hub_id},
+                        {"events", h.valid_events},
+                        {"referencedBlocks", h.referenced_blocks},
+                        {"chunksChecked", h.chunks_checked},
+                        {"notes", h.notes}});
+  }
+  return Json{{"ok", report.ok()},
+              {"events", report.events_ok},
+              {"blocks", report.blocks_ok},
+              {"staleTempsRemoved", report.temps_reaped},
+              {"problems", report.problems},
+              {"missingBlocks", broken},
+              {"hubs", hubs}};
+}
+
+void PrintVerifyText(const engine::VerifyReport& report) {
+  for (const auto& problem : report.problems) std::cout << "BAD      " << problem << "\n";
+  for (const auto& b : report.broken) {
+    std::cout << (b.quarantined ? "DAMAGED  block " : "MISSING  block ") << b.hash.Hex()
+              << " of hub " << Short(b.hub_id)
+              << (b.quarantined ? " (only a damaged copy, in quarantine)" : "");
+    if (!b.breaks.empty()) {
+      std::cout << "; breaks";
+      for (size_t i = 0; i < b.breaks.size(); ++i) {
+        std::cout << (i ? ", " : " ") << DescribeUse(b.breaks[i]);
+      }
+    }
+    std::cout << "\n";
+  }
+  for (const auto& h : report.hubs) {
+    if (h.chunks_checked) continue;
+    std::cout << "note     hub " << Short(h.hub_id) << ": chunk reachability not (fully) checked: ";
+    for (size_t i = 0; i < h.notes.size(); ++i) std::cout << (i ? "; " : "") << h.notes[i];
+    std::cout << "\n";
+  }
+  size_t referenced = 0;
+  for (const auto& h : report.hubs) referenced += h.referenced_blocks;
+  std::cout << (report.ok() ? "ok: " : "FAILED: ") << report.events_ok << " valid event(s), "
+            << report.blocks_ok << " valid block(s), " << referenced - report.broken.size()
+            << " of " << referenced << " referenced block(s) present";
+  if (!report.problems.empty()) {
+    std::cout << ", " << report.problems.size() << " bad file(s) moved to quarantine";
+  }
+  if (!report.broken.empty()) std::cout << ", " << report.broken.size() << " missing block(s)";
+  std::cout << "\n";
 }
 
 Result<int> VerifyCommand(Context& ctx) {
   NB_ASSIGN_OR_RETURN(store::Store * store, ctx.OpenStore(/*create=*/false));
-  NB_ASSIGN_OR_RETURN(VerifyReport report, VerifyStore(*store));
+  engine::VerifyOptions options;
+  NB_ASSIGN_OR_RETURN(options.keys, RunKeys(ctx, *store));
+  NB_ASSIGN_OR_RETURN(engine::VerifyReport report, engine::VerifyStore(*store, options));
   if (ctx.options.json) {
-    PrintJson(Json{{"store", store->primary().path().string()},
-                   {"ok", report.problems.empty()},
-                   {"events", report.events_ok},
-                   {"blocks", report.blocks_ok},
-                   {"staleTempsRemoved", report.temps_reaped},
-                   {"problems", report.problems}});
+    Json out{{"store", store->primary().path().string()}};
+    out.update(VerifyJson(report));
+    PrintJson(out);
   } else {
-    for (const auto& problem : report.problems) std::cout << "BAD  " << problem << "\n";
-    std::cout << (report.problems.empty() ? "ok: " : "FAILED: ") << report.events_ok
-              << " valid event(s), " << report.blocks_ok << " valid block(s)";
-    if (!report.problems.empty()) {
-      std::cout << ", " << report.problems.size() << " bad file(s) moved to quarantine";
-    }
-    std::cout << "\n";
+    PrintVerifyText(report);
   }
-  return report.problems.empty() ? 0 : 1;
+  return report.ok() ? 0 : 1;
+}
+
+Result<int> GcCommand(Context& ctx, bool yes) {
+  NB_ASSIGN_OR_RETURN(store::Store * store, ctx.OpenStore(/*create=*/false));
+  engine::GcOptions options;
+  options.delete_blocks = yes;
+  NB_ASSIGN_OR_RETURN(options.verify.keys, RunKeys(ctx, *store));
+  NB_ASSIGN_OR_RETURN(engine::GcReport report, engine::CollectGarbage(*store, options));
+  if (ctx.options.json) {
+    Json unreferenced = Json::array();
+    for (const auto& h : report.unreferenced) unreferenced.push_back(h.Hex());
+    PrintJson(Json{{"store", store->primary().path().string()},
+                   {"verified", report.verified},
+                   {"verify", VerifyJson(report.verify)},
+                   {"blocks", report.blocks},
+                   {"unreferenced", unreferenced},
+                   {"unreferencedBytes", report.unreferenced_bytes},
+                   {"heldBack", report.held_back},
+                   {"deleted", report.deleted},
+                   {"deletedBytes", report.deleted_bytes},
+                   {"dryRun", !yes}});
+  } else if (!report.verified) {
+    PrintVerifyText(report.verify);
+    std::cout << "gc: the store did not verify; nothing was deleted\n";
+  } else {
+    for (const auto& why : report.held_back) std::cout << "kept     " << why << "\n";
+    if (!report.held_back.empty() && !report.unreferenced.empty()) {
+      std::cout << "gc: " << report.unreferenced.size() << " block(s) ("
+                << HumanBytes(report.unreferenced_bytes)
+                << ") look unreferenced, but a hub above may use them as chunks: nothing is "
+                   "deleted until its secret is given (NEARBYTES_SECRET or --secret-file) "
+                   "or remembered\n";
+    } else if (yes) {
+      std::cout << "gc: deleted " << report.deleted << " unreferenced block(s) ("
+                << HumanBytes(report.deleted_bytes) << "), " << report.blocks - report.deleted
+                << " block(s) kept\n";
+    } else {
+      for (const auto& h : report.unreferenced) std::cout << "unused   " << h.Hex() << "\n";
+      std::cout << "gc (dry run): " << report.unreferenced.size() << " of " << report.blocks
+                << " block(s) unreferenced (" << HumanBytes(report.unreferenced_bytes) << ")"
+                << (report.unreferenced.empty() ? "" : "; run `nearbytes gc --yes` to delete them")
+                << "\n";
+    }
+  }
+  if (!report.verified) return 1;
+  return yes && !report.held_back.empty() && !report.unreferenced.empty() ? 1 : 0;
 }
 
 }  // namespace
@@ -359,9 +421,18 @@ void RegisterCoreCommands(CLI::App& app, Context& ctx) {
                                 "validity (exit 1 if any is invalid)"),
              [&ctx] { return LogCommand(ctx); });
   SetCommand(app.add_subcommand("verify",
-                                "Check every block and event of the store (no secret needed); "
-                                "corrupt files go to .nearbytes/quarantine/, exit 1 if any"),
+                                "Check every block and event of the store, and that every block "
+                                "an event references is present (chunks and paths of hubs whose "
+                                "secret is known); corrupt files go to .nearbytes/quarantine/, "
+                                "exit 1 if anything is bad or missing"),
              [&ctx] { return VerifyCommand(ctx); });
+  auto gc_yes = std::make_shared<bool>(false);
+  auto* gc = app.add_subcommand("gc",
+                                "Remove blocks no event of any hub references (dry run unless "
+                                "--yes; verifies the store first and deletes nothing unless it "
+                                "passes)");
+  gc->add_flag("--yes", *gc_yes, "Really delete the unreferenced blocks");
+  SetCommand(gc, [&ctx, gc_yes] { return GcCommand(ctx, *gc_yes); });
 }
 
 }  // namespace nb::cli

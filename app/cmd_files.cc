@@ -19,7 +19,6 @@
 #include "apps/files/reference_sharing.h"
 #include "apps/hub_settings.h"
 #include "cli.h"
-#include "crypto/random.h"
 #include "progress.h"
 #include "store/file_io.h"
 
@@ -631,55 +630,6 @@ Result<int> DiskUsage(Context& ctx, const std::string& raw) {
 
 // ---- get / export ----
 
-// A new file that replaces `target` only on Commit (temp file with an
-// unpredictable name, O_EXCL|O_NOFOLLOW, fsync, rename, directory fsync).
-// Removed if never committed.
-class DurableFileWriter {
- public:
-  DurableFileWriter() = default;
-  DurableFileWriter(const DurableFileWriter&) = delete;
-  DurableFileWriter& operator=(const DurableFileWriter&) = delete;
-  ~DurableFileWriter() {
-    if (fd_ >= 0) ::close(fd_);
-    if (!temp_.empty()) ::unlink(temp_.c_str());
-  }
-  Status Open(const fs::path& target, mode_t mode) {
-    target_ = target;
-    fs::path dir = target.parent_path().empty() ? fs::path(".") : target.parent_path();
-    for (int attempt = 0; attempt < 8 && fd_ < 0; ++attempt) {
-      temp_ = dir / (std::string(".nearbytes-get-") + HexEncode(crypto::RandomBytes(8)) + ".tmp");
-      fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
-      if (fd_ < 0 && errno != EEXIST) break;
-    }
-    if (fd_ < 0) {
-      int err = errno;
-      temp_.clear();
-      return MakeError(ErrorCode::kIo,
-                       "cannot write " + target.string() + ": " + store::ErrnoText(err));
-    }
-    return Status::Ok();
-  }
-  int fd() const { return fd_; }
-  Status Commit() {
-    if (::fsync(fd_) != 0) return Failed("cannot sync");
-    int rc = ::close(fd_);
-    fd_ = -1;
-    if (rc != 0) return Failed("cannot write");
-    if (::rename(temp_.c_str(), target_.c_str()) != 0) return Failed("cannot create");
-    temp_.clear();
-    return store::SyncDirectory(target_.parent_path().empty() ? fs::path(".")
-                                                              : target_.parent_path());
-  }
-
- private:
-  Error Failed(const std::string& what) {
-    return MakeError(ErrorCode::kIo,
-                     what + " " + target_.string() + ": " + store::ErrnoText(errno));
-  }
-  fs::path target_, temp_;
-  int fd_ = -1;
-};
-
 // Streams a file's content to `fd`, naming `target` in errors.
 Status StreamContentTo(store::Store& store, const crypto::SymmetricKey& hub_key,
                        const FileEntry& entry, int fd, const std::string& target,
@@ -701,23 +651,28 @@ Status StreamContentTo(store::Store& store, const crypto::SymmetricKey& hub_key,
       });
 }
 
-// Writes content to `target` durably: a temp file with an unpredictable
-// name created exclusively (a planted file or symlink is never followed),
-// fsync, rename over the target, fsync of the directory. An interrupted
-// get never leaves a partial file under the final name.
+// Writes content to `target` durably through the store's one durable
+// writer: a temp file with an unpredictable name created exclusively (a
+// planted file or symlink is never followed), fsync, rename, fsync of the
+// directory. An interrupted get never leaves a partial file under the final
+// name. `replace` allows replacing an existing file; without it the write
+// fails if a file appeared there meanwhile.
 Status WriteContentAtomically(store::Store& store, const crypto::SymmetricKey& hub_key,
-                              const FileEntry& entry, const fs::path& target, Progress* progress) {
-  fs::path dir = target.parent_path().empty() ? fs::path(".") : target.parent_path();
-  DurableFileWriter writer;
-  NB_RETURN_IF_ERROR(writer.Open(target, 0644));
-  NB_RETURN_IF_ERROR(
-      StreamContentTo(store, hub_key, entry, writer.fd(), target.string(), progress));
+                              const FileEntry& entry, const fs::path& target, Progress* progress,
+                              bool replace) {
+  NB_ASSIGN_OR_RETURN(store::DurableFileWriter writer,
+                      store::DurableFileWriter::Create(
+                          target, store::ReplaceOptions{0644, replace ? store::IfExists::kReplace
+                                                                      : store::IfExists::kFail}));
+  NB_RETURN_IF_ERROR(apps::files::ReadContent(store, hub_key, entry.content, entry.wrapped_key,
+                                              [&](ByteSpan data) -> Status {
+                                                NB_RETURN_IF_ERROR(writer.Write(data));
+                                                if (progress != nullptr)
+                                                  progress->AddBytes(data.size());
+                                                return Status::Ok();
+                                              }));
   // Keep the hub's modification time on the local copy.
-  timespec times[2];
-  times[0].tv_nsec = UTIME_OMIT;
-  times[1].tv_sec = static_cast<time_t>(entry.modified_ms / 1000);
-  times[1].tv_nsec = static_cast<long>((entry.modified_ms % 1000) * 1000000);
-  ::futimens(writer.fd(), times);
+  NB_RETURN_IF_ERROR(writer.SetModifiedTime(entry.modified_ms));
   return writer.Commit();
 }
 
@@ -841,7 +796,8 @@ Result<int> Get(Context& ctx, const std::string& raw, const std::string& local,
   }
   auto size = apps::files::ContentSize(store, hub_key, entry.content, entry.wrapped_key);
   Progress progress("get", size.ok() ? *size : 0, 1, !ctx.options.quiet);
-  Status written = WriteContentAtomically(store, hub_key, entry, target, &progress);
+  Status written = WriteContentAtomically(store, hub_key, entry, target, &progress,
+                                          state == LocalState::kDifferent);
   progress.Finish();
   ctx.ReportIncidents();
   NB_RETURN_IF_ERROR(written);
@@ -947,7 +903,8 @@ Result<int> Export(Context& ctx, const ExportArgs& args) {
       ++differing;
       continue;
     }
-    Status written = WriteContentAtomically(store, hub_key, *entry, target, &progress);
+    Status written = WriteContentAtomically(store, hub_key, *entry, target, &progress,
+                                            *state == LocalState::kDifferent);
     if (!written.ok()) {
       skipped.push_back(written.error().message);
       continue;

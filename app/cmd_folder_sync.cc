@@ -171,9 +171,7 @@ Result<int> AddRoot(Context& ctx, const std::string& folder) {
     return MakeError(ErrorCode::kInvalidArgument, "that folder is the store itself");
   }
   roots.push_back(path);
-  if (!hub::SaveExtraRoots(roots)) {
-    return MakeError(ErrorCode::kIo, "cannot save " + (hub::HomeDir() / "config.json").string());
-  }
+  NB_RETURN_IF_ERROR(hub::SaveExtraRoots(roots));
   // Bring the new root up to date with every hub this machine can read.
   NB_ASSIGN_OR_RETURN(hub::Keyring keyring, hub::Keyring::Load(hub::HomeDir()));
   sync::FolderSyncOptions options;
@@ -199,7 +197,7 @@ Result<int> RemoveRoot(Context& ctx, const std::string& folder) {
     return MakeError(ErrorCode::kNotFound, path.string() + " is not an extra root");
   }
   roots.erase(it);
-  if (!hub::SaveExtraRoots(roots)) return MakeError(ErrorCode::kIo, "cannot save the config");
+  NB_RETURN_IF_ERROR(hub::SaveExtraRoots(roots));
   if (!ctx.options.quiet) std::cout << "removed " << path.string() << " (its files stay)\n";
   return 0;
 }

@@ -4,10 +4,16 @@
 #include <unistd.h>
 
 #include <cstdlib>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "store/file_io.h"
+
 namespace nb::hub {
+
+namespace {
+// config.json is a few lines; anything larger is not ours.
+constexpr uint64_t kMaxConfigSize = 1 << 20;
+}  // namespace
 
 std::filesystem::path HomeDir() {
   if (const char* home = std::getenv("NEARBYTES_HOME"); home != nullptr && *home != '\0') {
@@ -25,9 +31,10 @@ std::filesystem::path DefaultStorePath() { return HomeDir() / "store"; }
 
 std::vector<std::filesystem::path> LoadExtraRoots() {
   std::vector<std::filesystem::path> roots;
-  std::ifstream in(HomeDir() / "config.json");
-  if (!in) return roots;
-  auto doc = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  auto bytes = store::ReadFileBytes(HomeDir() / "config.json", kMaxConfigSize);
+  if (!bytes.ok()) return roots;
+  auto doc = nlohmann::json::parse(bytes->begin(), bytes->end(), nullptr,
+                                   /*allow_exceptions=*/false);
   if (!doc.is_object() || !doc.contains("roots") || !doc["roots"].is_array()) return roots;
   for (const auto& root : doc["roots"]) {
     if (root.is_string()) roots.emplace_back(root.get<std::string>());
@@ -35,23 +42,20 @@ std::vector<std::filesystem::path> LoadExtraRoots() {
   return roots;
 }
 
-bool SaveExtraRoots(const std::vector<std::filesystem::path>& roots) {
+Status SaveExtraRoots(const std::vector<std::filesystem::path>& roots) {
+  std::filesystem::path file = HomeDir() / "config.json";
   nlohmann::json doc;
-  std::ifstream in(HomeDir() / "config.json");
-  if (in) doc = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  auto existing = store::ReadFileBytes(file, kMaxConfigSize);
+  if (existing.ok()) {
+    doc = nlohmann::json::parse(existing->begin(), existing->end(), nullptr,
+                                /*allow_exceptions=*/false);
+  }
   if (!doc.is_object()) doc = nlohmann::json::object();
   doc["roots"] = nlohmann::json::array();
   for (const auto& root : roots) doc["roots"].push_back(root.string());
-  std::error_code ec;
-  std::filesystem::create_directories(HomeDir(), ec);
-  auto temp = HomeDir() / ("config.json.tmp-" + std::to_string(::getpid()));
-  {
-    std::ofstream out(temp);
-    out << doc.dump(2) << "\n";
-    if (!out.flush()) return false;
-  }
-  std::filesystem::rename(temp, HomeDir() / "config.json", ec);
-  return !ec;
+  NB_RETURN_IF_ERROR(store::EnsureDirectory(HomeDir()));
+  std::string text = doc.dump(2) + "\n";
+  return store::ReplaceFileDurably(file, AsBytes(text), {.mode = 0644});
 }
 
 }  // namespace nb::hub

@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <vector>
 
+#include "base/status.h"
+
 namespace nb::hub {
 
 std::filesystem::path HomeDir();
@@ -14,6 +16,7 @@ std::filesystem::path DefaultStorePath();
 // "roots"): folders a cloud client or a share keeps in step. They are read
 // on every open and receive every append.
 std::vector<std::filesystem::path> LoadExtraRoots();
-bool SaveExtraRoots(const std::vector<std::filesystem::path>& roots);
+// Rewrites config.json durably (store/file_io.h ReplaceFileDurably).
+Status SaveExtraRoots(const std::vector<std::filesystem::path>& roots);
 
 }  // namespace nb::hub

@@ -1,8 +1,6 @@
 #include "hub/keyring.h"
 
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
@@ -55,19 +53,7 @@ Status Keyring::Save() const {
   for (const auto& [id, secret] : secrets_) doc["hubs"][id] = secret;
   std::string text = doc.dump(2) + "\n";
   NB_RETURN_IF_ERROR(store::EnsureDirectory(file_.parent_path()));
-  // Write to a private temp file, then rename over the old one.
-  std::filesystem::path temp = file_.string() + ".tmp-" + std::to_string(::getpid());
-  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return MakeError(ErrorCode::kIo, "cannot write " + temp.string());
-  ::fchmod(fd, 0600);
-  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-            ::fsync(fd) == 0;
-  ok = (::close(fd) == 0) && ok;
-  if (!ok || ::rename(temp.c_str(), file_.c_str()) != 0) {
-    ::unlink(temp.c_str());
-    return MakeError(ErrorCode::kIo, "cannot save " + file_.string());
-  }
-  return Status::Ok();
+  return store::ReplaceFileDurably(file_, AsBytes(text), {.mode = 0600});
 }
 
 }  // namespace nb::hub

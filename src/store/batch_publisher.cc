@@ -5,8 +5,6 @@
 
 #include <set>
 
-#include "crypto/random.h"
-
 namespace nb::store {
 namespace {
 
@@ -15,6 +13,12 @@ Error IoError(const std::string& what, const std::filesystem::path& path, int er
 }
 
 }  // namespace
+
+BatchPublisher::BatchPublisher(StorageRoot* root) : root_(root) {
+  // Before any "is this block already there?" decision: gc must not run
+  // between that decision and the events that rely on it.
+  root_->BeginWriting();
+}
 
 BatchPublisher::~BatchPublisher() {
   for (const auto& s : staged_) ::unlink((s.dir / s.temp_name).c_str());
@@ -34,20 +38,17 @@ Status BatchPublisher::StageEvent(const std::string& channel, const Hash256& has
 
 Status BatchPublisher::Stage(const std::filesystem::path& dir, const std::string& name,
                              ByteSpan bytes, Phase phase) {
-  std::array<uint8_t, 8> nonce;
-  crypto::RandomFill(nonce);
-  std::string temp_name =
-      std::string(kTempPrefix) + std::to_string(::getpid()) + "-" + HexEncode(nonce) + "-" + name;
+  std::string temp_name = TempNameFor(name);
   std::filesystem::path temp = dir / temp_name;
   // One writer at a time: creating files in one directory takes the
   // directory's lock, and threads spinning on it cost more than they gain.
   std::lock_guard<std::mutex> create_lock(create_mu_);
-  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
   if (fd < 0 && errno == ENOENT) {
     NB_RETURN_IF_ERROR(EnsureDirectory(dir));
-    fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
   }
-  if (fd < 0) return IoError("cannot create", temp, errno);
+  if (fd < 0) return IoError("cannot create", dir / name, errno);
   size_t done = 0;
   while (done < bytes.size()) {
     ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
@@ -56,14 +57,14 @@ Status BatchPublisher::Stage(const std::filesystem::path& dir, const std::string
       int err = errno;
       ::close(fd);
       ::unlink(temp.c_str());
-      return IoError("cannot write", temp, err);
+      return IoError("cannot write", dir / name, err);
     }
     done += static_cast<size_t>(n);
   }
   if (::close(fd) != 0) {
     int err = errno;
     ::unlink(temp.c_str());
-    return IoError("cannot close", temp, err);
+    return IoError("cannot close", dir / name, err);
   }
   std::lock_guard<std::mutex> lock(mu_);
   staged_.push_back(Staged{dir, std::move(temp_name), name, phase});
@@ -85,17 +86,10 @@ Result<size_t> BatchPublisher::Commit() {
     }
   };
   // One sync for every staged byte on this file system.
-  int root_fd = ::open(root_->path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (root_fd < 0) {
+  Status synced_all = SyncFileSystemOf(root_->path());
+  if (!synced_all.ok()) {
     remove_all(0);
-    return IoError("cannot open", root_->path(), errno);
-  }
-  int rc = ::syncfs(root_fd);
-  int err = errno;
-  ::close(root_fd);
-  if (rc != 0) {
-    remove_all(0);
-    return IoError("cannot sync", root_->path(), err);
+    return synced_all.error();
   }
   size_t created = 0;
   for (int phase : {kBlocks, kEvents}) {

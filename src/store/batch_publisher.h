@@ -30,7 +30,8 @@ class BatchPublisher {
  public:
   enum Phase { kBlocks = 0, kEvents = 1 };
 
-  explicit BatchPublisher(StorageRoot* root) : root_(root) {}
+  // Joins the writers of `root` (StorageRoot::BeginWriting).
+  explicit BatchPublisher(StorageRoot* root);
   ~BatchPublisher();  // removes temps that were never committed
   BatchPublisher(const BatchPublisher&) = delete;
   BatchPublisher& operator=(const BatchPublisher&) = delete;

@@ -5,14 +5,26 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 #include <ctime>
 
 #include "crypto/random.h"
+#include "crypto/sha256.h"
 
 namespace nb::store {
 namespace {
+
+std::atomic<IoObserver*> g_observer{nullptr};
+
+// Reports a step to the observer, if any; its error fails the step.
+Status Observe(IoStep step, const fs::path& path) {
+  IoObserver* observer = g_observer.load(std::memory_order_acquire);
+  if (observer == nullptr) return Status::Ok();
+  return observer->Before(step, path);
+}
 
 class FileDescriptor {
  public:
@@ -51,7 +63,105 @@ Status WriteAll(int fd, ByteSpan data, const fs::path& path) {
   return Status::Ok();
 }
 
+// Step 1: a new temp file beside `target`; never opens an existing file and
+// never follows a symlink. Returns the fd; `*temp` gets the temp's path.
+Result<int> CreateTempFor(const fs::path& target, mode_t mode, fs::path* temp) {
+  fs::path dir = target.parent_path().empty() ? fs::path(".") : target.parent_path();
+  *temp = dir / TempNameFor(target.filename().string());
+  NB_RETURN_IF_ERROR(Observe(IoStep::kCreateTemp, *temp));
+  int fd = ::open(temp->c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+  if (fd < 0) return IoError("cannot create a file beside", target, errno);
+  // The umask may have narrowed `mode`; fchmod makes it exact (and a secret
+  // file is private from its first byte either way).
+  if (::fchmod(fd, mode) != 0) {
+    int err = errno;
+    ::close(fd);
+    ::unlink(temp->c_str());
+    return IoError("cannot set the mode of", target, err);
+  }
+  return fd;
+}
+
+// Step 2's fsync. `name` is what messages call the file.
+Status SyncFd(int fd, const fs::path& name) {
+  NB_RETURN_IF_ERROR(Observe(IoStep::kSyncFile, name));
+  if (::fsync(fd) != 0) return IoError("cannot sync", name, errno);
+  return Status::Ok();
+}
+
+fs::path DirectoryOf(const fs::path& path) {
+  return path.parent_path().empty() ? fs::path(".") : path.parent_path();
+}
+
+// Steps 3 and 4 for a temp whose bytes are durable and whose fd is closed.
+// The temp is gone afterwards, whatever happens.
+Status PublishReplacing(const fs::path& temp, const fs::path& target, IfExists if_exists) {
+  if (if_exists == IfExists::kFail) {
+    auto published = PublishTempAs(temp, target);
+    if (!published.ok()) return published.error();
+    if (!*published) {
+      return MakeError(ErrorCode::kInvalidArgument, target.string() + " already exists");
+    }
+  } else {
+    Status allowed = Observe(IoStep::kReplace, target);
+    if (!allowed.ok()) {
+      ::unlink(temp.c_str());
+      return allowed;
+    }
+    if (::rename(temp.c_str(), target.c_str()) != 0) {
+      int err = errno;
+      ::unlink(temp.c_str());
+      return IoError("cannot replace", target, err);
+    }
+  }
+  return SyncDirectory(DirectoryOf(target));
+}
+
 }  // namespace
+
+const char* IoStepName(IoStep step) {
+  switch (step) {
+    case IoStep::kCreateTemp:
+      return "create-temp";
+    case IoStep::kSyncFile:
+      return "sync-file";
+    case IoStep::kSyncFileSystem:
+      return "sync-filesystem";
+    case IoStep::kPublish:
+      return "publish";
+    case IoStep::kReplace:
+      return "replace";
+    case IoStep::kSyncDirectory:
+      return "sync-directory";
+  }
+  return "?";
+}
+
+void SetIoObserver(IoObserver* observer) { g_observer.store(observer, std::memory_order_release); }
+
+const std::string& HostTag() {
+  static const std::string tag = [] {
+    char host[HOST_NAME_MAX + 1] = {};
+    if (::gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
+    return crypto::Sha256(AsBytes(std::string_view(host))).Hex().substr(0, 8);
+  }();
+  return tag;
+}
+
+std::string TempNameFor(std::string_view final_name) {
+  std::array<uint8_t, 8> nonce;
+  crypto::RandomFill(nonce);
+  // Prefix, tag, pid and nonce take under 50 bytes; the final name is only a
+  // hint for people, so a long one is shortened to stay under NAME_MAX.
+  std::string_view hint = final_name.substr(0, 160);
+  return std::string(kTempPrefix) + HostTag() + "-" + std::to_string(::getpid()) + "-" +
+         HexEncode(nonce) + "-" + std::string(hint);
+}
+
+bool IsThisHostsTempName(std::string_view name) {
+  std::string prefix = std::string(kTempPrefix) + HostTag() + "-";
+  return name.size() > prefix.size() && name.compare(0, prefix.size(), prefix) == 0;
+}
 
 // rename(2) with RENAME_NOREPLACE is the primary path: one metadata update,
 // and no unlinked temp inode (ext4 scans recently deleted inodes on every
@@ -60,6 +170,11 @@ Status WriteAll(int fd, ByteSpan data, const fs::path& path) {
 // without hard links (FAT on USB sticks, some FUSE mounts) fall back to
 // rename after an existence check.
 Result<bool> PublishTempAs(const fs::path& temp, const fs::path& final_path) {
+  Status allowed = Observe(IoStep::kPublish, final_path);
+  if (!allowed.ok()) {
+    ::unlink(temp.c_str());
+    return allowed.error();
+  }
   if (::renameat2(AT_FDCWD, temp.c_str(), AT_FDCWD, final_path.c_str(), RENAME_NOREPLACE) == 0) {
     return true;
   }
@@ -82,7 +197,7 @@ Result<bool> PublishTempAs(const fs::path& temp, const fs::path& final_path) {
   if (err == EPERM || err == ENOTSUP || err == EOPNOTSUPP || err == EXDEV || err == EMLINK ||
       err == EINVAL) {
     struct stat st;
-    if (::stat(final_path.c_str(), &st) == 0) {
+    if (::lstat(final_path.c_str(), &st) == 0) {
       ::unlink(temp.c_str());
       return false;
     }
@@ -93,10 +208,7 @@ Result<bool> PublishTempAs(const fs::path& temp, const fs::path& final_path) {
   return IoError("cannot publish", final_path, err);
 }
 
-namespace {}  // namespace
-
 std::string ErrnoText(int err) { return std::strerror(err); }
-
 Result<Bytes> ReadFileBytes(const fs::path& path, uint64_t max_size) {
   // O_NONBLOCK: opening a FIFO must not hang before fstat can refuse it.
   FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
@@ -137,6 +249,7 @@ Status EnsureDirectory(const fs::path& dir) {
 }
 
 Status SyncDirectory(const fs::path& dir) {
+  NB_RETURN_IF_ERROR(Observe(IoStep::kSyncDirectory, dir));
   FileDescriptor fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (fd.get() < 0) return IoError("cannot open directory", dir, errno);
   // Some file systems (FUSE, network shares) refuse fsync on a directory; the
@@ -147,21 +260,24 @@ Status SyncDirectory(const fs::path& dir) {
   return Status::Ok();
 }
 
+Status SyncFileSystemOf(const fs::path& path) {
+  NB_RETURN_IF_ERROR(Observe(IoStep::kSyncFileSystem, path));
+  FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (fd.get() < 0) return IoError("cannot open", path, errno);
+  if (::syncfs(fd.get()) != 0) return IoError("cannot sync", path, errno);
+  return Status::Ok();
+}
+
 Result<bool> AtomicPublish(const fs::path& dir, const std::string& name, ByteSpan data,
                            const PublishOptions& options) {
   fs::path final_path = dir / name;
-  std::array<uint8_t, 8> nonce;
-  crypto::RandomFill(nonce);
-  fs::path temp = dir / (std::string(kTempPrefix) + std::to_string(::getpid()) + "-" +
-                         HexEncode(nonce) + "-" + name);
+  fs::path temp;
+  NB_ASSIGN_OR_RETURN(int raw_fd, CreateTempFor(final_path, 0644, &temp));
   {
-    FileDescriptor fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
-    if (fd.get() < 0) return IoError("cannot create", temp, errno);
-    Status written = WriteAll(fd.get(), data, temp);
-    if (written.ok() && options.sync_file && ::fsync(fd.get()) != 0) {
-      written = IoError("cannot sync", temp, errno);
-    }
-    if (written.ok() && fd.Close() != 0) written = IoError("cannot close", temp, errno);
+    FileDescriptor fd(raw_fd);
+    Status written = WriteAll(fd.get(), data, final_path);
+    if (written.ok() && options.sync_file) written = SyncFd(fd.get(), final_path);
+    if (written.ok() && fd.Close() != 0) written = IoError("cannot close", final_path, errno);
     if (!written.ok()) {
       ::unlink(temp.c_str());
       return written.error();
@@ -172,6 +288,98 @@ Result<bool> AtomicPublish(const fs::path& dir, const std::string& name, ByteSpa
   return created;
 }
 
+Status ReplaceFileDurably(const fs::path& path, ByteSpan data, const ReplaceOptions& options) {
+  NB_ASSIGN_OR_RETURN(DurableFileWriter writer, DurableFileWriter::Create(path, options));
+  NB_RETURN_IF_ERROR(writer.Write(data));
+  return writer.Commit();
+}
+
+// ---- DurableFileWriter ----
+
+DurableFileWriter::DurableFileWriter(fs::path target, fs::path temp, int fd, IfExists if_exists)
+    : target_(std::move(target)), temp_(std::move(temp)), fd_(fd), if_exists_(if_exists) {}
+
+Result<DurableFileWriter> DurableFileWriter::Create(const fs::path& target,
+                                                    const ReplaceOptions& options) {
+  if (target.filename().empty()) {
+    return MakeError(ErrorCode::kInvalidArgument, "no file name in " + target.string());
+  }
+  fs::path temp;
+  NB_ASSIGN_OR_RETURN(int fd, CreateTempFor(target, options.mode, &temp));
+  return DurableFileWriter(target, std::move(temp), fd, options.if_exists);
+}
+
+DurableFileWriter::DurableFileWriter(DurableFileWriter&& other) noexcept
+    : target_(std::move(other.target_)),
+      temp_(std::move(other.temp_)),
+      fd_(std::exchange(other.fd_, -1)),
+      if_exists_(other.if_exists_),
+      written_(other.written_),
+      committed_(std::exchange(other.committed_, true)) {}
+
+DurableFileWriter& DurableFileWriter::operator=(DurableFileWriter&& other) noexcept {
+  if (this != &other) {
+    Abandon();
+    target_ = std::move(other.target_);
+    temp_ = std::move(other.temp_);
+    fd_ = std::exchange(other.fd_, -1);
+    if_exists_ = other.if_exists_;
+    written_ = other.written_;
+    committed_ = std::exchange(other.committed_, true);
+  }
+  return *this;
+}
+
+DurableFileWriter::~DurableFileWriter() { Abandon(); }
+
+void DurableFileWriter::Abandon() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+  if (!committed_ && !temp_.empty()) ::unlink(temp_.c_str());
+  committed_ = true;
+}
+
+Status DurableFileWriter::Write(ByteSpan data) {
+  if (committed_ || fd_ < 0) {
+    return MakeError(ErrorCode::kInternal, "write after commit to " + target_.string());
+  }
+  NB_RETURN_IF_ERROR(WriteAll(fd_, data, target_));
+  written_ += data.size();
+  return Status::Ok();
+}
+
+Status DurableFileWriter::SetModifiedTime(int64_t unix_ms) {
+  if (fd_ < 0)
+    return MakeError(ErrorCode::kInternal, "writer of " + target_.string() + " is closed");
+  timespec times[2];
+  times[0].tv_sec = 0;
+  times[0].tv_nsec = UTIME_OMIT;
+  int64_t seconds = unix_ms / 1000, millis = unix_ms % 1000;
+  if (millis < 0) {
+    millis += 1000;
+    seconds -= 1;
+  }
+  times[1].tv_sec = static_cast<time_t>(seconds);
+  times[1].tv_nsec = static_cast<long>(millis * 1000000);
+  if (::futimens(fd_, times) != 0) return IoError("cannot set the time of", target_, errno);
+  return Status::Ok();
+}
+
+Status DurableFileWriter::Commit() {
+  if (committed_ || fd_ < 0) {
+    return MakeError(ErrorCode::kInternal, "second commit of " + target_.string());
+  }
+  Status status = SyncFd(fd_, target_);
+  int rc = ::close(fd_);
+  fd_ = -1;
+  if (status.ok() && rc != 0) status = IoError("cannot write", target_, errno);
+  if (!status.ok()) {
+    Abandon();
+    return status;
+  }
+  committed_ = true;  // PublishReplacing consumes the temp, whatever happens
+  return PublishReplacing(temp_, target_, if_exists_);
+}
 size_t ReapStaleTemps(const fs::path& dir, int64_t max_age_seconds) {
   size_t removed = 0;
   std::error_code ec;
@@ -184,6 +392,18 @@ size_t ReapStaleTemps(const fs::path& dir, int64_t max_age_seconds) {
     struct stat st;
     if (::lstat(it->path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
     if (now - st.st_mtime < max_age_seconds) continue;
+    if (::unlink(it->path().c_str()) == 0) ++removed;
+  }
+  return removed;
+}
+
+size_t ReapThisHostsTemps(const fs::path& dir) {
+  size_t removed = 0;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    if (!IsThisHostsTempName(it->path().filename().native())) continue;
+    struct stat st;
+    if (::lstat(it->path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
     if (::unlink(it->path().c_str()) == 0) ++removed;
   }
   return removed;

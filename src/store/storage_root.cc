@@ -1,6 +1,7 @@
 #include "store/storage_root.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -8,6 +9,9 @@
 #include <chrono>
 #include <ctime>
 #include <fstream>
+#include <map>
+
+#include "crypto/random.h"
 
 namespace nb::store {
 namespace {
@@ -74,6 +78,7 @@ Result<Hash256> StorageRoot::PutBlock(ByteSpan bytes, const PublishOptions& opti
 
 Result<bool> StorageRoot::PutBlockVerified(const Hash256& hash, ByteSpan bytes,
                                            const PublishOptions& options) {
+  BeginWriting();
   if (IsRegularFile(block_path(hash))) return false;
   auto published = AtomicPublish(blocks_dir(), hash.Hex() + ".bin", bytes, options);
   if (!published.ok() && published.error().code == ErrorCode::kIo && !fs::exists(blocks_dir())) {
@@ -195,6 +200,7 @@ Result<bool> StorageRoot::WriteEventFile(const std::string& channel, const Hash2
   if (!IsHubId(channel)) {
     return MakeError(ErrorCode::kInvalidArgument, "not a hub id: " + channel);
   }
+  BeginWriting();
   NB_RETURN_IF_ERROR(EnsureDirectory(channel_dir(channel)));
   return AtomicPublish(channel_dir(channel), hash.Hex() + ".bin", bytes, options);
 }
@@ -226,6 +232,139 @@ Result<fs::path> StorageRoot::Quarantine(const fs::path& file, const std::string
   std::ofstream log(dir / "reasons.log", std::ios::app);
   log << target.filename().string() << "\t" << file.string() << "\t" << reason << "\n";
   return target;
+}
+
+bool StorageRoot::HasQuarantinedBlock(const Hash256& hash) const {
+  std::string suffix = hash.Hex() + ".bin";
+  std::error_code ec;
+  for (fs::directory_iterator it(state_dir() / "quarantine", ec), end; !ec && it != end;
+       it.increment(ec)) {
+    std::string name = it->path().filename().string();
+    if (name.size() > suffix.size() &&
+        name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+Status StorageRoot::RemoveBlock(const Hash256& hash) {
+  fs::path path = block_path(hash);
+  if (::unlink(path.c_str()) == 0) return Status::Ok();
+  if (errno == ENOENT) return MakeError(ErrorCode::kNotFound, "no block " + hash.Hex());
+  return MakeError(ErrorCode::kIo, "cannot remove " + path.string() + ": " + ErrnoText(errno));
+}
+
+// ---- writers ----
+
+namespace {
+
+// This process's membership in each root's writers: the fd holding the lock
+// and the marker to remove at exit. One per root path, whatever the number
+// of StorageRoot objects for it.
+struct WriterRegistry {
+  struct Entry {
+    int fd = -1;
+    fs::path marker;
+  };
+  std::mutex mu;
+  std::map<std::string, Entry> roots;
+  ~WriterRegistry() {
+    // A clean exit: no temps of ours remain, so the marker goes.
+    for (auto& [path, entry] : roots) {
+      if (!entry.marker.empty()) ::unlink(entry.marker.c_str());
+    }
+  }
+};
+
+WriterRegistry& Writers() {
+  static WriterRegistry registry;
+  return registry;
+}
+
+fs::path WritersDir(const StorageRoot& root) { return root.state_dir() / "writers"; }
+
+// With the lock held exclusively: if this host left a marker, its writer was
+// killed; remove its temps and markers.
+size_t ReapAfterKilledWriters(StorageRoot& root) {
+  std::vector<fs::path> markers;
+  std::error_code ec;
+  std::string prefix = HostTag() + "-";
+  for (fs::directory_iterator it(WritersDir(root), ec), end; !ec && it != end; it.increment(ec)) {
+    if (it->path().filename().native().rfind(prefix, 0) == 0) markers.push_back(it->path());
+  }
+  if (markers.empty()) return 0;
+  size_t removed = ReapThisHostsTemps(root.blocks_dir());
+  auto channels = root.ListChannels();
+  if (channels.ok()) {
+    for (const auto& channel : *channels) removed += ReapThisHostsTemps(root.channel_dir(channel));
+  }
+  for (const auto& marker : markers) ::unlink(marker.c_str());
+  return removed;
+}
+
+// Opens (creating) the lock file; -1 if the root's state dir is unusable.
+int OpenWriterLock(const StorageRoot& root) {
+  if (!EnsureDirectory(WritersDir(root)).ok()) return -1;
+  fs::path lock = root.state_dir() / "writers.lock";
+  return ::open(lock.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+}
+
+int Flock(int fd, int op) {
+  int rc;
+  do {
+    rc = ::flock(fd, op);
+  } while (rc != 0 && errno == EINTR);
+  return rc;
+}
+
+}  // namespace
+
+size_t StorageRoot::BeginWriting() {
+  WriterRegistry& registry = Writers();
+  std::lock_guard<std::mutex> lock(registry.mu);
+  auto& entry = registry.roots[path_.string()];
+  if (entry.fd >= 0) return 0;
+  entry.fd = OpenWriterLock(*this);
+  if (entry.fd < 0) return 0;
+  size_t removed = 0;
+  if (Flock(entry.fd, LOCK_EX | LOCK_NB) == 0) removed = ReapAfterKilledWriters(*this);
+  // Converting EX to SH may let another joiner in between: it finds our
+  // marker absent (not yet created) and no temp of ours exists yet.
+  Flock(entry.fd, LOCK_SH);
+  std::array<uint8_t, 8> nonce;
+  crypto::RandomFill(nonce);
+  entry.marker =
+      WritersDir(*this) / (HostTag() + "-" + std::to_string(::getpid()) + "-" + HexEncode(nonce));
+  int marker_fd =
+      ::open(entry.marker.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (marker_fd >= 0) {
+    ::close(marker_fd);
+  } else {
+    entry.marker.clear();
+  }
+  return removed;
+}
+
+Result<StorageRoot::ExclusiveLock> StorageRoot::LockExclusively() {
+  WriterRegistry& registry = Writers();
+  std::lock_guard<std::mutex> lock(registry.mu);
+  auto& entry = registry.roots[path_.string()];
+  if (entry.fd < 0) entry.fd = OpenWriterLock(*this);
+  if (entry.fd < 0) {
+    return MakeError(ErrorCode::kIo, "cannot lock " + path_.string() + ": " + ErrnoText(errno));
+  }
+  if (Flock(entry.fd, LOCK_EX | LOCK_NB) != 0) {
+    Flock(entry.fd, LOCK_SH);  // a failed conversion may have dropped our shared lock
+    return MakeError(ErrorCode::kIo, "another nearbytes process is writing to " + path_.string() +
+                                         "; try again when it is done");
+  }
+  ReapAfterKilledWriters(*this);
+  return ExclusiveLock(entry.fd);
+}
+
+StorageRoot::ExclusiveLock::~ExclusiveLock() {
+  if (fd_ >= 0) Flock(fd_, LOCK_SH);
 }
 
 size_t StorageRoot::ReapStaleTemps() {

@@ -13,6 +13,7 @@
 #include <functional>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/bytes.h"
@@ -82,8 +83,49 @@ class StorageRoot {
   // Moves a file of this root (given by its path) into .nearbytes/quarantine/,
   // keeping its name, so nothing is lost and nothing corrupt is served.
   Result<fs::path> Quarantine(const fs::path& file, const std::string& reason);
-  // Removes temp files left by crashed writers; returns how many.
+  // True if .nearbytes/quarantine/ holds a copy of this block (Quarantine
+  // keeps the file name after a stamp).
+  bool HasQuarantinedBlock(const Hash256& hash) const;
+  // Deletes a block file (gc only: the caller holds LockExclusively and has
+  // proven nothing references it). kNotFound if it is not there.
+  Status RemoveBlock(const Hash256& hash);
+
+  // Removes temp files older than kStaleTempSeconds (any writer, any host,
+  // the reference's "*.tmp" included); returns how many.
   size_t ReapStaleTemps();
+
+  // Joins the writers of this root; every write path calls it before it
+  // creates a temp file or decides a block is already there. Idempotent and
+  // best effort (a root whose .nearbytes/ cannot be created is written
+  // without it). Returns how many abandoned temps it removed.
+  //
+  // How an abandoned temp is told from a live one: a writing process holds
+  // a shared flock(2) on <root>/.nearbytes/writers.lock from its first write
+  // until it exits, and keeps a marker file .nearbytes/writers/<host>-<pid>-*
+  // that a clean exit removes. flock locks die with their process (kill -9
+  // included) and are shared across PID namespaces, so a process that gets
+  // the lock exclusively knows no writer of this machine is alive: if a
+  // marker of this host is left, a writer was killed, and every temp of this
+  // host in blocks/ and channels/*/ is its leftover and is removed. Temps of
+  // other hosts (a folder shared through a network or cloud client) and the
+  // reference's "*.tmp" are judged by age only (ReapStaleTemps).
+  size_t BeginWriting();
+
+  // Held by gc: no other process writes to this root while it lives.
+  class ExclusiveLock {
+   public:
+    ExclusiveLock(ExclusiveLock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+    ExclusiveLock& operator=(ExclusiveLock&&) = delete;
+    ~ExclusiveLock();  // back to a shared (writer) lock
+
+   private:
+    friend class StorageRoot;
+    explicit ExclusiveLock(int fd) : fd_(fd) {}
+    int fd_;
+  };
+  // Fails (kIo, "another process is writing ...") without waiting if any
+  // other process is a writer of this root.
+  Result<ExclusiveLock> LockExclusively();
 
   Status SyncBlocksDir() const { return SyncDirectory(blocks_dir()); }
 

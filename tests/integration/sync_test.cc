@@ -194,7 +194,12 @@ TEST(FolderSync, HostileFilesOnTheStickAreRejectedWithAReport) {
   Json report = Json::parse(r.out);
   EXPECT_EQ(report["rejected"].size(), 4u) << report.dump(1);
   EXPECT_EQ(report["pulled"]["events"], 1);  // only the intact event
-  EXPECT_EQ(b.Run({"verify"}).exit_code, 0);
+  // That event names the truncated block, which b never received: verify
+  // checks reachability and must not say ok (issue 10 §3).
+  RunResult verified = b.Run({"verify"});
+  EXPECT_EQ(verified.exit_code, 1) << verified.out;
+  EXPECT_NE(verified.out.find("MISSING  block " + blocks[0].stem().string()), std::string::npos)
+      << verified.out;
   // The good file came; the one whose block was truncated did not.
   std::string hub_b = b.RunJson({"hub", "info"})["id"];
   EXPECT_EQ(hub_b, hub);

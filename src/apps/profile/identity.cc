@@ -67,50 +67,17 @@ Status WriteIdentityFile(const fs::path& path, std::string_view secret, bool ove
                                                       "; use --force to replace it");
   }
 
-  // A temp file that is 0600 from its first byte, then a rename (or, without
-  // overwrite, a link that fails if another writer got there first).
-  std::string suffix = HexEncode(crypto::RandomBytes(8));
-  fs::path temp = dir / (std::string(store::kTempPrefix) + "identity-" + suffix);
-  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) return IoError("cannot create", temp, errno);
+  // 0600 from its first byte; without overwrite, published only if no
+  // other writer got there first.
   std::string content = std::string(secret) + "\n";
-  size_t done = 0;
-  int err = 0;
-  while (done < content.size()) {
-    ssize_t n = ::write(fd, content.data() + done, content.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      err = errno;
-      break;
-    }
-    done += static_cast<size_t>(n);
+  Status written = store::ReplaceFileDurably(
+      path, AsBytes(content),
+      {.mode = 0600, .if_exists = overwrite ? store::IfExists::kReplace : store::IfExists::kFail});
+  if (!written.ok() && written.error().code == ErrorCode::kInvalidArgument) {
+    return MakeError(ErrorCode::kInvalidArgument, "an identity already exists in " + path.string() +
+                                                      "; use --force to replace it");
   }
-  if (err == 0 && ::fsync(fd) != 0) err = errno;
-  if (::close(fd) != 0 && err == 0) err = errno;
-  if (err != 0) {
-    ::unlink(temp.c_str());
-    return IoError("cannot write", temp, err);
-  }
-  if (overwrite) {
-    if (::rename(temp.c_str(), path.c_str()) != 0) {
-      err = errno;
-      ::unlink(temp.c_str());
-      return IoError("cannot replace", path, err);
-    }
-  } else {
-    if (::link(temp.c_str(), path.c_str()) != 0) {
-      err = errno;
-      ::unlink(temp.c_str());
-      if (err == EEXIST) {
-        return MakeError(
-            ErrorCode::kInvalidArgument,
-            "an identity already exists in " + path.string() + "; use --force to replace it");
-      }
-      return IoError("cannot create", path, err);
-    }
-    ::unlink(temp.c_str());
-  }
-  return store::SyncDirectory(dir);
+  return written;
 }
 
 Result<std::string> ReadIdentityFile(const fs::path& path) {
