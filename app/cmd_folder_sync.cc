@@ -156,7 +156,8 @@ Result<int> Sync(Context& ctx, const SyncArgs& args) {
   if (!ctx.options.json && !ctx.options.quiet) {
     auto line = [](const char* what, const sync::CarryStats& s) {
       std::cout << what << s.events << " event(s), " << s.blocks << " block(s)";
-      if (s.repaired > 0) std::cout << " (" << s.repaired << " missing there before)";
+      if (s.repaired > 0)
+        std::cout << " (" << s.repaired << " repaired: named by events already there)";
       std::cout << ", " << HumanBytes(s.bytes) << "\n";
     };
     std::cout << "synced with " << args.folder << " in " << HumanDuration(progress.ElapsedSeconds())

@@ -429,8 +429,8 @@ std::string ProblemSummary(const FolderSyncReport& report, const fs::path& folde
   if (parts.empty()) return "";
   std::string line;
   for (size_t i = 0; i < parts.size(); ++i) line += (i ? ", " : "") + parts[i];
-  return line + " (details: " + (folder / ".nearbytes" / "quarantine" / "reasons.log").string() +
-         " and the store's quarantine, or --json)";
+  return line + " (--json lists each; reasons in " +
+         (folder / ".nearbytes" / "quarantine" / "reasons.log").string() + ")";
 }
 
 Result<FolderSyncReport> SyncFolder(store::Store& local, const fs::path& folder,
@@ -479,6 +479,15 @@ Result<FolderSyncReport> SyncFolder(store::Store& local, const fs::path& folder,
   Status carried = run();
   (void)context.SaveRefs();  // a cache: losing it costs time, never data
   NB_RETURN_IF_ERROR(carried);
+  // Corrupt copies met while reading (and quarantined) belong in the same
+  // one-line report, once: most are already there as refused blocks.
+  for (store::Store* side : {&local, remote.get()}) {
+    for (auto& incident : side->TakeIncidents()) {
+      bool known = std::any_of(report.rejected.begin(), report.rejected.end(),
+                               [&](const std::string& r) { return r.starts_with(incident); });
+      if (!known) report.rejected.push_back(std::move(incident));
+    }
+  }
   std::sort(report.hubs_changed.begin(), report.hubs_changed.end());
   report.hubs_changed.erase(std::unique(report.hubs_changed.begin(), report.hubs_changed.end()),
                             report.hubs_changed.end());

@@ -292,6 +292,26 @@ TEST(SyncFolderJunk, JunkIsReportedInOneLineAndQuarantinedOnce) {
   EXPECT_EQ(third.err, "");
 }
 
+TEST(SyncFolderJunk, ACorruptBlockHereIsReportedOnceToo) {
+  TempDir root;
+  Device a(root / "a");
+  fs::path stick = root / "stick";
+  ASSERT_EQ(a.Run({"hub", "create"}).exit_code, 0);
+  ASSERT_EQ(a.Run({"sync", "--create", stick.string()}).exit_code, 0);
+  a.Put("doc.txt", "soon damaged");
+  auto blocks = Files(a.store() / "blocks");
+  ASSERT_EQ(blocks.size(), 1u);
+  WriteText(blocks[0], "damaged");
+  RunResult r = a.Run({"sync", stick.string()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(Lines(r.err), 1u) << r.err;
+  EXPECT_NE(r.err.find("1 corrupt"), std::string::npos) << r.err;
+  EXPECT_TRUE(Files(stick / "blocks").empty());
+  r = a.Run({"sync", stick.string()});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.err, "");
+}
+
 // ---- §3: what the summary says ------------------------------------------
 
 TEST(SyncSummary, DeletesRenamesAndEditsAreCountedAsSuchNeverNegative) {

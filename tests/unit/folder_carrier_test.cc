@@ -174,8 +174,10 @@ TEST_F(FolderCarrierTest, AnEventsReferencesAreRememberedAndADamagedMemoryIsRebu
   // Flip one byte: the file no longer matches its checksum and is ignored.
   {
     std::fstream f(refs_file, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(200);
+    char byte = static_cast<char>(f.get());
     f.seekp(200);
-    f.put('\x7f');
+    f.put(static_cast<char>(~byte));
   }
   EXPECT_EQ(EventRefsCache::Load(refs_file.parent_path(), keys_->id()).size(), 0u);
   // Lose a block on the stick: the next run, on the damaged memory, still
