@@ -425,7 +425,6 @@ std::string ProblemSummary(const FolderSyncReport& report, const fs::path& folde
   add(junk.misnamed, "misnamed file(s) quarantined");
   add(junk.links, "symbolic link(s) quarantined, not followed");
   add(junk.stale_temps, "leftover temp file(s) removed");
-  add(junk.directories, "stray director(ies) left in place");
   if (parts.empty()) return "";
   std::string line;
   for (size_t i = 0; i < parts.size(); ++i) line += (i ? ", " : "") + parts[i];

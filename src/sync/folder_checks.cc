@@ -9,6 +9,8 @@
 #include <functional>
 #include <memory>
 
+#include "crypto/ecdsa.h"
+
 namespace nb::sync {
 namespace {
 
@@ -100,9 +102,8 @@ class Cleaner {
           Move(path, "a symbolic link (not followed)", true);
           return;
         case Kind::kDirectory:
-          ++junk_->directories;
-          junk_->details.push_back(path.string() +
-                                   ": a directory where a file belongs; left as is");
+          // Moved whole (a rename: nothing inside is read or lost).
+          Move(path, "a directory where a file belongs", false);
           return;
         default:
           Move(path, "not a regular file", false);
@@ -113,21 +114,21 @@ class Cleaner {
 
   Status CleanChannels(FolderListing* listing) {
     std::vector<fs::path> channels;
-    NB_RETURN_IF_ERROR(ForEach(
-        root_.channels_dir(), [&](const std::string& name, const fs::path& path, Kind kind) {
-          if (kind == Kind::kDirectory && store::IsHubId(name)) {
-            channels.push_back(path);
-          } else if (kind == Kind::kLink) {
-            Move(path, "a symbolic link (not followed)", true);
-          } else if (kind == Kind::kDirectory) {
-            ++junk_->directories;
-            junk_->details.push_back(path.string() + ": not a hub id; left as is");
-          } else if (IsTempName(name)) {
-            RemoveIfStale(path);
-          } else {
-            Move(path, "not a hub id", false);
-          }
-        }));
+    NB_RETURN_IF_ERROR(ForEach(root_.channels_dir(),
+                               [&](const std::string& name, const fs::path& path, Kind kind) {
+                                 if (kind == Kind::kDirectory && store::IsHubId(name) &&
+                                     crypto::PublicKey::FromHex(name).ok()) {
+                                   channels.push_back(path);
+                                 } else if (kind == Kind::kLink) {
+                                   Move(path, "a symbolic link (not followed)", true);
+                                 } else if (kind == Kind::kDirectory) {
+                                   Move(path, "not a hub id (a public key)", false);
+                                 } else if (IsTempName(name)) {
+                                   RemoveIfStale(path);
+                                 } else {
+                                   Move(path, "not a hub id", false);
+                                 }
+                               }));
     for (const auto& dir : channels) {
       std::vector<crypto::Hash256>* events = nullptr;
       if (listing != nullptr) events = &listing->events[dir.filename().string()];

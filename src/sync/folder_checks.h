@@ -17,8 +17,9 @@
 //
 // Junk: names that are neither blocks nor events nor hub ids, and links, are
 // moved to <folder>/.nearbytes/quarantine once (so a later run is quiet);
-// temp files left by crashed writers are removed once stale. Directories
-// where a file belongs are counted, never moved.
+// temp files left by crashed writers are removed once stale. A directory
+// where a file belongs, or a channel directory whose name is not a valid hub
+// key, is moved whole (a rename within the folder: nothing is read or lost).
 #pragma once
 
 #include <filesystem>
@@ -40,7 +41,6 @@ struct FolderJunk {
   size_t misnamed = 0;               // quarantined: names that are not ours
   size_t links = 0;                  // quarantined: symbolic links (not followed)
   size_t stale_temps = 0;            // removed: temp files of crashed writers
-  size_t directories = 0;            // left in place: directories where files belong
   std::vector<std::string> details;  // one line per entry (for --json)
 };
 

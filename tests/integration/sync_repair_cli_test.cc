@@ -268,18 +268,24 @@ TEST(SyncFolderJunk, JunkIsReportedInOneLineAndQuarantinedOnce) {
   WriteText(fresh_temp, "in flight");
   WriteText(stick / "channels" / "README", "x");
   fs::copy_file(events[0], channel / (std::string(64, 'e') + ".bin"));
+  // A stray directory, and a channel named like a hub whose key is no key.
+  WriteText(stick / "blocks" / "photos" / "cat.jpg", "meow");
+  fs::path not_a_key = stick / "channels" / ("04" + std::string(128, 'f'));
+  WriteText(not_a_key / (std::string(64, 'a') + ".bin"), "{}");
 
   RunResult first = b.Run({"sync", stick.string()});
   EXPECT_EQ(first.exit_code, 1);  // completed, with something refused
   EXPECT_EQ(Lines(first.err), 1u) << first.err;
   EXPECT_NE(first.err.find("1 corrupt or forged"), std::string::npos) << first.err;
-  EXPECT_NE(first.err.find("3 misnamed"), std::string::npos) << first.err;
+  EXPECT_NE(first.err.find("5 misnamed"), std::string::npos) << first.err;
   EXPECT_NE(first.err.find("1 leftover temp"), std::string::npos) << first.err;
   EXPECT_EQ(first.err.find(".tmp-"), std::string::npos) << first.err;
   EXPECT_FALSE(fs::exists(stick / "blocks" / "notes.txt"));
   EXPECT_FALSE(fs::exists(old_temp));
   EXPECT_TRUE(fs::exists(fresh_temp));
   EXPECT_FALSE(fs::exists(channel / (std::string(64, 'e') + ".bin")));
+  EXPECT_FALSE(fs::exists(not_a_key));
+  EXPECT_FALSE(fs::exists(stick / "blocks" / "photos"));
   EXPECT_TRUE(fs::exists(stick / ".nearbytes" / "quarantine" / "reasons.log"));
   EXPECT_EQ(b.Get("one.txt"), "one");
   EXPECT_EQ(b.Get("two.txt"), "two");
@@ -287,7 +293,7 @@ TEST(SyncFolderJunk, JunkIsReportedInOneLineAndQuarantinedOnce) {
   RunResult second = b.Run({"sync", stick.string()});
   EXPECT_EQ(second.exit_code, 0);
   EXPECT_EQ(second.err, "");
-  RunResult third = a.Run({"sync", stick.string()});
+  RunResult third = a.Run({"sync", "--all", stick.string()});
   EXPECT_EQ(third.exit_code, 0);
   EXPECT_EQ(third.err, "");
 }
