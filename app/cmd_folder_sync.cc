@@ -16,7 +16,7 @@ namespace fs = std::filesystem;
 
 struct SyncArgs {
   std::string folder;
-  bool push = false, pull = false, all = false;
+  bool push = false, pull = false, all = false, create = false;
   std::vector<std::string> hubs;
 };
 
@@ -49,6 +49,7 @@ Result<int> Sync(Context& ctx, const SyncArgs& args) {
   options.push = args.push || !args.pull;
   options.pull = args.pull || !args.push;
   options.all_hubs = args.all;
+  options.create = args.create;
   std::vector<std::string> known;
   for (const auto& [id, secret] : secrets) known.push_back(id);
   NB_ASSIGN_OR_RETURN(auto local_hubs, local->ListChannels());
@@ -89,6 +90,7 @@ Result<int> Sync(Context& ctx, const SyncArgs& args) {
   // What the readings gained, for hubs that received events. The index has
   // not seen them yet, so it still describes the state before the sync.
   Json gains = Json::array();
+  std::vector<std::string> gain_lines;
   std::unique_ptr<apps::state::StateDb> db;
   for (auto& hub : readable) {
     if (std::find(report->hubs_changed.begin(), report->hubs_changed.end(), hub->id()) ==
@@ -99,24 +101,45 @@ Result<int> Sync(Context& ctx, const SyncArgs& args) {
     if (!db) {
       NB_ASSIGN_OR_RETURN(db, apps::OpenStateDb(*local));
     }
-    NB_ASSIGN_OR_RETURN(apps::HubSummary b, apps::SummarizeHub(*hub, *db, /*refresh=*/false));
+    NB_ASSIGN_OR_RETURN(apps::HubSummary before, apps::SummarizeHub(*hub, *db, /*refresh=*/false));
     NB_ASSIGN_OR_RETURN(apps::HubSummary after, apps::SummarizeHub(*hub, *db));
-    auto delta = [](size_t a, size_t b) {
-      return static_cast<int64_t>(a) - static_cast<int64_t>(b);
-    };
+    apps::HubChange c = apps::CompareSummaries(before, after);
     gains.push_back(Json{{"hub", hub->id()},
                          {"name", hub->keys().display_name()},
-                         {"newEvents", delta(after.events, b.events)},
+                         {"newEvents", c.new_events},
                          {"files", after.files},
-                         {"newFiles", delta(after.files, b.files)},
+                         {"newFiles", c.added_files},
+                         {"changedFiles", c.changed_files},
+                         {"renamedFiles", c.renamed_files},
+                         {"removedFiles", c.removed_files},
                          {"messages", after.messages},
-                         {"newMessages", delta(after.messages, b.messages)},
-                         {"conflicts", after.conflicts},
-                         {"newConflicts", delta(after.conflicts, b.conflicts)}});
+                         {"newMessages", c.new_messages},
+                         {"conflicts", c.conflicts},
+                         {"newConflicts", c.new_conflicts},
+                         {"resolvedConflicts", c.resolved_conflicts}});
+    if (c.empty()) continue;
+    std::vector<std::string> parts;
+    auto part = [&](size_t n, const std::string& what) {
+      if (n > 0) parts.push_back(std::to_string(n) + " " + what);
+    };
+    part(c.added_files, "new file(s)");
+    part(c.changed_files, "changed file(s)");
+    part(c.renamed_files, "renamed file(s)");
+    part(c.removed_files, "removed file(s)");
+    part(c.new_messages, "new message(s)");
+    part(c.new_conflicts, "new conflict(s)");
+    part(c.resolved_conflicts, "conflict(s) resolved");
+    if (parts.empty()) part(c.new_events, "new event(s)");
+    std::string line = "  " + hub->keys().display_name() + ": ";
+    for (size_t i = 0; i < parts.size(); ++i) line += (i ? ", " : "") + parts[i];
+    if (c.conflicts > 0) line += " — see `nearbytes conflicts`";
+    gain_lines.push_back(line);
   }
   auto stats_json = [](const sync::CarryStats& s) {
-    return Json{{"events", s.events}, {"blocks", s.blocks}, {"bytes", s.bytes}};
+    return Json{
+        {"events", s.events}, {"blocks", s.blocks}, {"repaired", s.repaired}, {"bytes", s.bytes}};
   };
+  std::string problems = sync::ProblemSummary(*report, args.folder);
   if (ctx.options.json) {
     PrintJson(Json{{"folder", fs::absolute(args.folder).lexically_normal().string()},
                    {"pushed", stats_json(report->pushed)},
@@ -124,32 +147,24 @@ Result<int> Sync(Context& ctx, const SyncArgs& args) {
                    {"hubs", report->hubs_carried},
                    {"changedHubs", report->hubs_changed},
                    {"rejected", report->rejected},
+                   {"junk", report->junk.details},
                    {"readings", gains},
                    {"seconds", progress.ElapsedSeconds()}});
-  } else {
-    for (const auto& line : report->rejected) std::cerr << "nearbytes: rejected " << line << "\n";
+  } else if (!problems.empty()) {
+    std::cerr << "nearbytes: " << problems << "\n";
   }
   if (!ctx.options.json && !ctx.options.quiet) {
     auto line = [](const char* what, const sync::CarryStats& s) {
-      std::cout << what << s.events << " event(s), " << s.blocks << " block(s), "
-                << HumanBytes(s.bytes) << "\n";
+      std::cout << what << s.events << " event(s), " << s.blocks << " block(s)";
+      if (s.repaired > 0)
+        std::cout << " (" << s.repaired << " repaired: named by events already there)";
+      std::cout << ", " << HumanBytes(s.bytes) << "\n";
     };
     std::cout << "synced with " << args.folder << " in " << HumanDuration(progress.ElapsedSeconds())
               << " (" << report->hubs_carried.size() << " hub(s))\n";
     if (options.push) line("  sent      ", report->pushed);
     if (options.pull) line("  received  ", report->pulled);
-    if (!report->rejected.empty()) {
-      std::cout << "  rejected  " << report->rejected.size()
-                << " corrupt or forged file(s), not copied\n";
-    }
-    for (const auto& g : gains) {
-      if (g["newEvents"] == 0 && g["newConflicts"] == 0) continue;
-      std::cout << "  " << g["name"].get<std::string>() << ": " << g["newFiles"].get<int64_t>()
-                << " new file(s), " << g["newMessages"].get<int64_t>() << " new message(s), "
-                << g["newConflicts"].get<int64_t>() << " new conflict(s)";
-      if (g["conflicts"].get<size_t>() > 0) std::cout << " — see `nearbytes conflicts`";
-      std::cout << "\n";
-    }
+    for (const auto& g : gain_lines) std::cout << g << "\n";
   }
   return report->rejected.empty() ? 0 : 1;
 }
@@ -175,6 +190,7 @@ Result<int> AddRoot(Context& ctx, const std::string& folder) {
   // Bring the new root up to date with every hub this machine can read.
   NB_ASSIGN_OR_RETURN(hub::Keyring keyring, hub::Keyring::Load(hub::HomeDir()));
   sync::FolderSyncOptions options;
+  options.create = true;  // made a root above
   for (const auto& [id, secret] : keyring.secrets()) {
     options.hub_ids.push_back(id);
     NB_ASSIGN_OR_RETURN(hub::HubKeys keys, hub::HubKeys::FromSecret(secret));
@@ -232,17 +248,21 @@ void RegisterFolderSyncCommands(CLI::App& app, Context& ctx) {
   auto* sync = app.add_subcommand(
       "sync",
       "Exchange what each side lacks with a folder: a USB stick, a disk, a share or a "
-      "cloud-synced folder (created if absent). Everything is verified before it is "
-      "copied.");
+      "cloud-synced folder. Everything is verified before it is copied, and a block "
+      "missing on one side is fetched from the other.");
   sync->add_option("folder", args->folder, "The folder (a storage root)")->required();
   sync->add_flag("--push", args->push, "Only copy from this machine to the folder");
   sync->add_flag("--pull", args->pull, "Only copy from the folder to this machine");
   sync->add_option("--hub", args->hubs, "Carry only this hub (id or id prefix; repeatable)");
+  sync->add_flag("--create", args->create,
+                 "Make the folder a Nearbytes folder if it is not one yet (or does not exist)");
   sync->add_flag("--all", args->all,
                  "Carry every hub on either side, even ones whose secret this machine lacks");
   sync->footer(
       "By default the hubs whose secret this machine holds are carried (see `nearbytes hub "
-      "list`).\nExample: nearbytes sync /media/usb/nearbytes");
+      "list`).\nJunk in the folder (misnamed files, links, leftovers) is moved to its "
+      ".nearbytes/quarantine once.\nExamples:\n  nearbytes sync --create /media/usb/nearbytes   "
+      "# first time\n  nearbytes sync /media/usb/nearbytes");
   SetCommand(sync, [&ctx, args] { return Sync(ctx, *args); });
 
   auto* store = app.add_subcommand("store", "Manage the roots of the local store");

@@ -45,7 +45,7 @@ measure() {
   ROWS+=("$label|$wall|$(echo "$user + $sys" | bc)|$((rss / 1024))")
 }
 
-measure "first: nearbytes sync -> empty folder" env NEARBYTES_HOME="$WORK/a" "$NB" -q sync "$WORK/stick"
+measure "first: nearbytes sync -> empty folder" env NEARBYTES_HOME="$WORK/a" "$NB" -q sync --create "$WORK/stick"
 measure "first: nearbytes sync folder -> empty home" env NEARBYTES_HOME="$WORK/b" "$NB" -q sync "$WORK/stick"
 measure "first: rsync -a (store tree)" rsync -a "$SRC/" "$WORK/rsync-copy/"
 measure "first: cp -r (floor)" cp -r "$SRC" "$WORK/cp-copy"

@@ -35,7 +35,7 @@ step "$NB" say "Hello from the Nearbytes tour"
 step "$NB" chat --limit 5
 
 bold "4. Sync through a folder (a USB stick, a disk, a cloud-synced folder)."
-step "$NB" sync "$TOUR/stick"
+step "$NB" sync --create "$TOUR/stick"
 echo "A second device (another home) receives everything from the stick:"
 step env NEARBYTES_HOME="$TOUR/device-b" "$NB" sync "$TOUR/stick"
 step env NEARBYTES_HOME="$TOUR/device-b" "$NB" get tour/hello.txt -

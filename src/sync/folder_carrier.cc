@@ -1,8 +1,11 @@
 #include "sync/folder_carrier.h"
 
+#include <algorithm>
 #include <atomic>
 #include <mutex>
+#include <optional>
 #include <set>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "apps/files/file_content.h"
@@ -12,130 +15,309 @@
 #include "store/batch_publisher.h"
 
 namespace nb::sync {
+namespace fs = std::filesystem;
 namespace {
+
+using crypto::Hash256;
 
 // Commit staged blocks every so often, so a long run that is interrupted
 // keeps most of what it copied.
 constexpr uint64_t kCommitBytes = uint64_t{256} << 20;
 constexpr size_t kCommitFiles = 4096;
 
-struct PendingEvent {
-  crypto::Hash256 hash;
+// A validated event read this run.
+struct ReadEvent {
+  Hash256 hash;
   Bytes file;
-  std::vector<crypto::Hash256> refs;
+  std::vector<Hash256> refs;
   Bytes ciphertext;
 };
 
-// Chunks named inside the manifests of `events` (CREATE_FILE with a manifest).
-void AddManifestChunks(store::Store& from, const crypto::SymmetricKey& hub_key,
-                       const std::vector<PendingEvent>& events,
-                       std::unordered_set<crypto::Hash256>* needed) {
-  for (const auto& event : events) {
-    auto payload = crypto::AesGcmDecrypt(hub_key, event.ciphertext);
-    if (!payload.ok()) continue;
-    auto decoded = apps::files::DecodeEvent(event.hash, event.refs, AsChars(*payload));
-    if (!decoded || !decoded->files || !decoded->files->usable || !decoded->files->content ||
-        decoded->files->content->kind != apps::files::ContentRef::Kind::kManifest) {
-      continue;
+// Reads and validates `hashes` of one hub from any root of `side`. A file
+// that fails validation is moved to its root's quarantine and reported; an
+// I/O error is reported and the file left alone.
+std::vector<std::optional<ReadEvent>> ReadValidEvents(store::Store& side, const std::string& hub_id,
+                                                      const crypto::PublicKey& channel_key,
+                                                      const std::vector<Hash256>& hashes,
+                                                      unsigned threads,
+                                                      std::vector<std::string>* rejected) {
+  std::mutex mu;
+  std::vector<std::optional<ReadEvent>> out(hashes.size());
+  ParallelFor(hashes.size(), threads, [&](size_t i) {
+    std::vector<std::string> problems;
+    for (auto& root : side.roots()) {
+      auto bytes = root.ReadEventFile(hub_id, hashes[i]);
+      std::optional<Error> bad;
+      if (!bytes.ok()) {
+        if (bytes.error().code == ErrorCode::kNotFound) continue;
+        if (bytes.error().code != ErrorCode::kCorrupt) {
+          problems.push_back(bytes.error().message + " (not copied)");
+          continue;
+        }
+        bad = bytes.error();
+      } else {
+        auto event = log::ValidateEventFile(channel_key, hashes[i], *bytes);
+        if (event.ok()) {
+          out[i] = ReadEvent{hashes[i], std::move(*bytes), event->envelope.block_refs,
+                             std::move(event->envelope.ciphertext)};
+          break;
+        }
+        bad = event.error();
+      }
+      fs::path path = root.event_path(hub_id, hashes[i]);
+      auto moved = root.Quarantine(path, bad->message);
+      problems.push_back("event " + path.string() + ": " + bad->message + "; " +
+                         (moved.ok() ? "moved to " + moved->string() : moved.error().message));
     }
-    auto fek = apps::files::UnwrapFileKey(hub_key, decoded->files->wrapped_key);
-    if (!fek.ok()) continue;
-    auto manifest_block = from.GetBlock(decoded->files->content->hash);
-    if (!manifest_block.ok()) continue;
-    auto manifest = crypto::AesGcmDecrypt(*fek, *manifest_block);
-    if (!manifest.ok()) continue;
-    auto chunks = apps::files::ParseManifest(AsChars(*manifest), nullptr);
-    if (!chunks.ok()) continue;
-    for (const auto& chunk : *chunks) needed->insert(chunk.hash);
+    if (!problems.empty()) {
+      std::lock_guard<std::mutex> lock(mu);
+      rejected->insert(rejected->end(), problems.begin(), problems.end());
+    }
+  });
+  return out;
+}
+
+// The chunks named inside the manifest of a CREATE_FILE event, looked up in
+// `a` then `b`. Empty if the event names no manifest or cannot be read with
+// this key (there is nothing more to learn); nullopt if the manifest block
+// is on neither side (try again on a later run).
+std::optional<std::vector<Hash256>> ManifestChunks(store::Store& a, store::Store& b,
+                                                   const crypto::SymmetricKey& hub_key,
+                                                   const Hash256& hash,
+                                                   const std::vector<Hash256>& block_refs,
+                                                   ByteSpan ciphertext) {
+  std::vector<Hash256> none;
+  auto payload = crypto::AesGcmDecrypt(hub_key, ciphertext);
+  if (!payload.ok()) return none;
+  auto decoded = apps::files::DecodeEvent(hash, block_refs, AsChars(*payload));
+  if (!decoded || !decoded->files || !decoded->files->usable || !decoded->files->content ||
+      decoded->files->content->kind != apps::files::ContentRef::Kind::kManifest) {
+    return none;
   }
+  auto fek = apps::files::UnwrapFileKey(hub_key, decoded->files->wrapped_key);
+  if (!fek.ok()) return none;
+  const Hash256& manifest_hash = decoded->files->content->hash;
+  auto manifest_block = a.GetBlock(manifest_hash);
+  if (!manifest_block.ok()) manifest_block = b.GetBlock(manifest_hash);
+  if (!manifest_block.ok()) return std::nullopt;
+  auto manifest = crypto::AesGcmDecrypt(*fek, *manifest_block);
+  if (!manifest.ok()) return none;
+  auto chunks = apps::files::ParseManifest(AsChars(*manifest), nullptr);
+  if (!chunks.ok()) return none;
+  std::vector<Hash256> out;
+  out.reserve(chunks->size());
+  for (const auto& chunk : *chunks) out.push_back(chunk.hash);
+  return out;
+}
+
+// The ciphertext of an event already known, read again from either side
+// (validated again: the file may have changed since it was first read).
+std::optional<Bytes> RereadCiphertext(store::Store& a, store::Store& b, const std::string& hub_id,
+                                      const crypto::PublicKey& channel_key, const Hash256& hash) {
+  for (store::Store* side : {&a, &b}) {
+    for (auto& root : side->roots()) {
+      auto bytes = root.ReadEventFile(hub_id, hash);
+      if (!bytes.ok()) continue;
+      auto event = log::ValidateEventFile(channel_key, hash, *bytes);
+      if (event.ok()) return std::move(event->envelope.ciphertext);
+    }
+  }
+  return std::nullopt;
+}
+
+Result<std::unordered_set<Hash256>> ListBlocks(store::Store& side) {
+  std::unordered_set<Hash256> out;
+  for (auto& root : side.roots()) {
+    NB_RETURN_IF_ERROR(root.ForEachBlock([&](const Hash256& h) { out.insert(h); }));
+  }
+  return out;
+}
+
+// Replaces a temp file's name in a message with the file it was to become:
+// people know blocks/<hash>.bin, not .tmp-1234-....
+std::string NameTheRealFile(std::string message, const fs::path& dir, const std::string& name) {
+  size_t temp = message.find(store::kTempPrefix);
+  if (temp == std::string::npos) return message;
+  size_t start = message.rfind(' ', temp);
+  start = start == std::string::npos ? 0 : start + 1;
+  size_t end = message.find(": ", temp);
+  if (end == std::string::npos) end = message.size();
+  return message.replace(start, end - start, (dir / name).string());
 }
 
 }  // namespace
+
+EventRefsCache& CarryContext::RefsOf(const std::string& hub_id) {
+  auto it = refs.find(hub_id);
+  if (it != refs.end()) return it->second;
+  EventRefsCache cache =
+      refs_dir.empty() ? EventRefsCache() : EventRefsCache::Load(refs_dir, hub_id);
+  return refs.emplace(hub_id, std::move(cache)).first->second;
+}
+
+Result<const std::vector<Hash256>*> CarryContext::EventsOf(store::Store& side,
+                                                           const std::string& hub_id) {
+  auto& events = listings[&side].events;
+  auto it = events.find(hub_id);
+  if (it == events.end()) {
+    NB_ASSIGN_OR_RETURN(auto listed, side.ListEvents(hub_id));
+    it = events.emplace(hub_id, std::move(listed)).first;
+  }
+  return &it->second;
+}
+
+Result<std::unordered_set<Hash256>*> CarryContext::BlocksOf(store::Store& side) {
+  auto& blocks = listings[&side].blocks;
+  if (!blocks) {
+    NB_ASSIGN_OR_RETURN(auto listed, ListBlocks(side));
+    blocks = std::move(listed);
+  }
+  return &*blocks;
+}
+
+Status CarryContext::SaveRefs() {
+  for (auto& [hub_id, cache] : refs) NB_RETURN_IF_ERROR(cache.Save());
+  return Status::Ok();
+}
 
 Result<CarryStats> Carry(store::Store& from, store::Store& to,
                          const std::vector<std::string>& hub_ids,
                          const std::map<std::string, crypto::SymmetricKey>& hub_keys,
                          unsigned threads, const std::function<void(uint64_t)>& progress,
-                         std::vector<std::string>* rejected,
-                         std::vector<std::string>* hubs_changed) {
+                         std::vector<std::string>* rejected, std::vector<std::string>* hubs_changed,
+                         CarryContext* context) {
   CarryStats stats;
   std::mutex mu;
   std::atomic<uint64_t> copied_bytes{0};
-  std::unordered_set<crypto::Hash256> needed_blocks;
+  // Blocks named by events the destination already holds, and by events
+  // about to be copied.
+  std::unordered_set<Hash256> needed_by_present, needed_by_new;
   bool carry_every_block = false;
-  std::map<std::string, std::vector<PendingEvent>> pending;
+  std::map<std::string, std::vector<ReadEvent>> pending;
 
   for (const auto& hub_id : hub_ids) {
-    NB_ASSIGN_OR_RETURN(auto source_events, from.ListEvents(hub_id));
-    if (source_events.empty()) continue;
-    NB_ASSIGN_OR_RETURN(auto target_events, to.ListEvents(hub_id));
-    std::vector<crypto::Hash256> missing;
-    std::set_difference(source_events.begin(), source_events.end(), target_events.begin(),
-                        target_events.end(), std::back_inserter(missing));
-    if (missing.empty()) continue;
+    NB_ASSIGN_OR_RETURN(const auto* source_listing, context->EventsOf(from, hub_id));
+    NB_ASSIGN_OR_RETURN(const auto* target_listing, context->EventsOf(to, hub_id));
+    const std::vector<Hash256>& source_events = *source_listing;
+    const std::vector<Hash256>& target_events = *target_listing;
+    if (source_events.empty()) continue;  // nothing here can help the destination
     auto channel_key = crypto::PublicKey::FromHex(hub_id);
     if (!channel_key.ok()) {
       rejected->push_back("channel " + hub_id + " is not a valid hub id; skipped");
       continue;
     }
-    // Read and validate the missing events on every core.
-    std::vector<std::optional<PendingEvent>> valid(missing.size());
-    ParallelFor(missing.size(), threads, [&](size_t i) {
-      std::string problem;
-      for (auto& root : from.roots()) {
-        auto bytes = root.ReadEventFile(hub_id, missing[i]);
-        if (!bytes.ok()) {
-          if (bytes.error().code != ErrorCode::kNotFound) problem = bytes.error().message;
-          continue;
-        }
-        auto event = log::ValidateEventFile(*channel_key, missing[i], *bytes);
-        if (event.ok()) {
-          valid[i] = PendingEvent{missing[i], std::move(*bytes), event->envelope.block_refs,
-                                  std::move(event->envelope.ciphertext)};
-          return;
-        }
-        problem = "event " + missing[i].Hex() + " in " + root.path().string() + ": " +
-                  event.error().message;
-      }
-      if (!problem.empty()) {
-        std::lock_guard<std::mutex> lock(mu);
-        rejected->push_back(problem + " (not copied)");
-      }
-    });
-    std::set<crypto::Hash256> all_events(source_events.begin(), source_events.end());
-    all_events.insert(target_events.begin(), target_events.end());
+    EventRefsCache& cache = context->RefsOf(hub_id);
+    std::unordered_map<Hash256, const Bytes*> ciphertexts;  // events read this run
+
+    // Events the destination lacks: read and validated on every core.
+    std::vector<Hash256> missing;
+    std::set_difference(source_events.begin(), source_events.end(), target_events.begin(),
+                        target_events.end(), std::back_inserter(missing));
     auto& list = pending[hub_id];
-    for (auto& event : valid) {
-      if (!event) continue;
-      for (const auto& ref : event->refs) {
-        if (!all_events.count(ref)) needed_blocks.insert(ref);
-      }
-      list.push_back(std::move(*event));
+    for (auto& event : ReadValidEvents(from, hub_id, *channel_key, missing, threads, rejected)) {
+      if (event) list.push_back(std::move(*event));
     }
+    // Events at the destination whose references are not known yet.
+    std::vector<Hash256> unknown;
+    for (const auto& hash : target_events) {
+      if (cache.Find(hash) == nullptr) unknown.push_back(hash);
+    }
+    std::vector<ReadEvent> present_read;
+    for (auto& event : ReadValidEvents(to, hub_id, *channel_key, unknown, threads, rejected)) {
+      if (event) present_read.push_back(std::move(*event));
+    }
+    for (auto* group : {&list, &present_read}) {
+      for (const auto& event : *group) {
+        if (cache.Find(event.hash) == nullptr) cache.Put(event.hash, EventRefs{event.refs, false});
+        ciphertexts[event.hash] = &event.ciphertext;
+      }
+    }
+
+    // Chunks inside manifests, for events not yet expanded.
     auto key = hub_keys.find(hub_id);
+    std::vector<Hash256> present;  // valid events at the destination
+    for (const auto& hash : target_events) {
+      if (cache.Find(hash) != nullptr) present.push_back(hash);
+    }
     if (key != hub_keys.end()) {
-      AddManifestChunks(from, key->second, list, &needed_blocks);
+      std::vector<Hash256> to_expand;
+      for (const auto* group : {&present}) {
+        for (const auto& hash : *group) {
+          if (!cache.Find(hash)->expanded) to_expand.push_back(hash);
+        }
+      }
+      for (const auto& event : list) {
+        if (!cache.Find(event.hash)->expanded) to_expand.push_back(event.hash);
+      }
+      std::vector<std::optional<std::vector<Hash256>>> chunks(to_expand.size());
+      ParallelFor(to_expand.size(), threads, [&](size_t i) {
+        const Hash256& hash = to_expand[i];
+        const EventRefs* refs = cache.Find(hash);
+        auto known = ciphertexts.find(hash);
+        std::optional<Bytes> reread;
+        if (known == ciphertexts.end()) {
+          reread = RereadCiphertext(to, from, hub_id, *channel_key, hash);
+          if (!reread) return;
+        }
+        const Bytes& ciphertext = reread ? *reread : *known->second;
+        chunks[i] = ManifestChunks(to, from, key->second, hash, refs->refs, ciphertext);
+      });
+      for (size_t i = 0; i < to_expand.size(); ++i) {
+        if (!chunks[i]) continue;
+        EventRefs* refs = cache.FindMutable(to_expand[i]);
+        refs->refs.insert(refs->refs.end(), chunks[i]->begin(), chunks[i]->end());
+        refs->expanded = true;
+        cache.Touch();
+      }
     } else {
       carry_every_block = true;
     }
-  }
-  if (pending.empty()) return stats;
 
-  if (carry_every_block) {
-    for (auto& root : from.roots()) {
-      NB_RETURN_IF_ERROR(
-          root.ForEachBlock([&](const crypto::Hash256& h) { needed_blocks.insert(h); }));
+    // Refs that name events (a parent) are not blocks.
+    std::unordered_set<Hash256> events(source_events.begin(), source_events.end());
+    events.insert(target_events.begin(), target_events.end());
+    for (const auto& hash : present) {
+      for (const auto& ref : cache.Find(hash)->refs) {
+        if (!events.count(ref)) needed_by_present.insert(ref);
+      }
+    }
+    for (const auto& event : list) {
+      for (const auto& ref : cache.Find(event.hash)->refs) {
+        if (!events.count(ref)) needed_by_new.insert(ref);
+      }
     }
   }
-  std::vector<crypto::Hash256> blocks;
-  for (const auto& hash : needed_blocks) {
-    if (!to.HasBlock(hash) && from.HasBlock(hash)) blocks.push_back(hash);
+
+  // Which blocks to copy: those needed that the destination lacks and the
+  // source holds (a listing per side, not a stat per block).
+  std::vector<Hash256> blocks;
+  if (!needed_by_present.empty() || !needed_by_new.empty() || carry_every_block) {
+    NB_ASSIGN_OR_RETURN(auto* target_listing, context->BlocksOf(to));
+    NB_ASSIGN_OR_RETURN(auto* source_listing, context->BlocksOf(from));
+    const auto& target_blocks = *target_listing;
+    const auto& source_blocks = *source_listing;
+    std::unordered_set<Hash256> chosen;
+    for (const auto* needed : {&needed_by_present, &needed_by_new}) {
+      for (const auto& hash : *needed) {
+        if (!target_blocks.count(hash) && source_blocks.count(hash)) chosen.insert(hash);
+      }
+    }
+    if (carry_every_block) {
+      for (const auto& hash : source_blocks) {
+        if (!target_blocks.count(hash)) chosen.insert(hash);
+      }
+    }
+    blocks.assign(chosen.begin(), chosen.end());
+    std::sort(blocks.begin(), blocks.end());
   }
-  std::sort(blocks.begin(), blocks.end());
+  bool any_event = std::any_of(pending.begin(), pending.end(),
+                               [](const auto& entry) { return !entry.second.empty(); });
+  if (blocks.empty() && !any_event) return stats;
 
   // Blocks first, verified on read, committed in slices.
   store::BatchPublisher batch(&to.primary());
   std::optional<Error> failure;
+  std::vector<Hash256> landed, corrupt_at_source;  // for the listings
   size_t next = 0;
   while (next < blocks.size() && !failure) {
     size_t end = next;
@@ -152,47 +334,111 @@ Result<CarryStats> Carry(store::Store& from, store::Store& to,
         std::lock_guard<std::mutex> lock(mu);
         if (bytes.error().code == ErrorCode::kCorrupt) {
           rejected->push_back(bytes.error().message + " (not copied)");
+          corrupt_at_source.push_back(hash);
         }
         return;
       }
       auto staged = batch.StageBlock(hash, *bytes);
       std::lock_guard<std::mutex> lock(mu);
       if (!staged.ok()) {
-        if (!failure) failure = staged.error();
-      } else if (*staged) {
+        if (!failure) {
+          failure = staged.error();
+          failure->message =
+              NameTheRealFile(failure->message, to.primary().blocks_dir(), hash.Hex() + ".bin");
+        }
+      } else if (landed.push_back(hash); *staged) {
         ++stats.blocks;
+        if (needed_by_present.count(hash) && !needed_by_new.count(hash)) ++stats.repaired;
         stats.bytes += bytes->size();
         copied_bytes += bytes->size();
         if (progress) progress(copied_bytes);
       }
     });
     if (failure) break;
-    NB_RETURN_IF_ERROR(batch.Commit());
+    auto committed = batch.Commit();
+    if (!committed.ok()) {
+      return MakeError(
+          committed.error().code,
+          NameTheRealFile(committed.error().message, to.primary().blocks_dir(), "<block>.bin"));
+    }
+    if (auto& listed = context->listings[&to].blocks) listed->insert(landed.begin(), landed.end());
+    landed.clear();
     next = end;
   }
+  if (auto& listed = context->listings[&from].blocks) {
+    for (const auto& hash : corrupt_at_source) listed->erase(hash);
+  }
   if (failure) return *failure;
+  if (context->hooks.before_events) NB_RETURN_IF_ERROR(context->hooks.before_events());
 
   // Then the events.
   for (auto& [hub_id, events] : pending) {
     for (const auto& event : events) {
-      NB_RETURN_IF_ERROR(batch.StageEvent(hub_id, event.hash, event.file));
+      Status staged = batch.StageEvent(hub_id, event.hash, event.file);
+      if (!staged.ok()) {
+        return MakeError(staged.error().code,
+                         NameTheRealFile(staged.error().message, to.primary().channel_dir(hub_id),
+                                         event.hash.Hex() + ".bin"));
+      }
       ++stats.events;
       stats.bytes += event.file.size();
     }
     if (!events.empty() && hubs_changed != nullptr) hubs_changed->push_back(hub_id);
   }
-  NB_RETURN_IF_ERROR(batch.Commit());
+  auto committed = batch.Commit();
+  if (!committed.ok()) {
+    return MakeError(
+        committed.error().code,
+        NameTheRealFile(committed.error().message, to.primary().channels_dir(), "<event>.bin"));
+  }
+  for (const auto& [hub_id, events] : pending) {
+    auto& listed = context->listings[&to].events[hub_id];
+    for (const auto& event : events) listed.push_back(event.hash);
+    std::sort(listed.begin(), listed.end());
+    listed.erase(std::unique(listed.begin(), listed.end()), listed.end());
+  }
   if (progress) progress(copied_bytes);
   return stats;
 }
 
-Result<FolderSyncReport> SyncFolder(store::Store& local, const std::filesystem::path& folder,
+Result<CarryStats> Carry(store::Store& from, store::Store& to,
+                         const std::vector<std::string>& hub_ids,
+                         const std::map<std::string, crypto::SymmetricKey>& hub_keys,
+                         unsigned threads, const std::function<void(uint64_t)>& progress,
+                         std::vector<std::string>* rejected,
+                         std::vector<std::string>* hubs_changed) {
+  CarryContext context;
+  context.refs_dir = from.primary().state_dir() / "sync";
+  auto stats =
+      Carry(from, to, hub_ids, hub_keys, threads, progress, rejected, hubs_changed, &context);
+  (void)context.SaveRefs();  // a cache: losing it costs time, never data
+  return stats;
+}
+
+std::string ProblemSummary(const FolderSyncReport& report, const fs::path& folder) {
+  const FolderJunk& junk = report.junk;
+  std::vector<std::string> parts;
+  auto add = [&](size_t n, const std::string& what) {
+    if (n > 0) parts.push_back(std::to_string(n) + " " + what);
+  };
+  add(report.rejected.size(), "corrupt or forged file(s) refused and quarantined");
+  add(junk.misnamed, "misnamed file(s) quarantined");
+  add(junk.links, "symbolic link(s) quarantined, not followed");
+  add(junk.stale_temps, "leftover temp file(s) removed");
+  if (parts.empty()) return "";
+  std::string line;
+  for (size_t i = 0; i < parts.size(); ++i) line += (i ? ", " : "") + parts[i];
+  return line + " (--json lists each; reasons in " +
+         (folder / ".nearbytes" / "quarantine" / "reasons.log").string() + ")";
+}
+
+Result<FolderSyncReport> SyncFolder(store::Store& local, const fs::path& folder,
                                     const FolderSyncOptions& options) {
+  NB_RETURN_IF_ERROR(CheckFolderPlacement(local, folder, options.create));
   NB_ASSIGN_OR_RETURN(auto remote, store::Store::Open({folder}, /*create_primary=*/true));
-  if (std::filesystem::equivalent(remote->primary().path(), local.primary().path())) {
-    return MakeError(ErrorCode::kInvalidArgument, "the folder is the local store itself");
-  }
   FolderSyncReport report;
+  FolderListing listed;
+  NB_ASSIGN_OR_RETURN(report.junk, ScanFolderJunk(remote->primary(), &listed));
   std::vector<std::string> hubs = options.hub_ids;
   if (options.all_hubs) {
     NB_ASSIGN_OR_RETURN(auto local_hubs, local.ListChannels());
@@ -204,20 +450,42 @@ Result<FolderSyncReport> SyncFolder(store::Store& local, const std::filesystem::
   hubs.erase(std::unique(hubs.begin(), hubs.end()), hubs.end());
   report.hubs_carried = hubs;
 
-  uint64_t pushed_so_far = 0;
-  if (options.push) {
-    NB_ASSIGN_OR_RETURN(report.pushed,
-                        Carry(local, *remote, hubs, options.hub_keys, options.threads,
-                              options.progress, &report.rejected, &report.hubs_changed));
-    pushed_so_far = report.pushed.bytes;
-  }
-  if (options.pull) {
-    auto progress = options.progress;
-    std::function<void(uint64_t)> offset_progress;
-    if (progress) offset_progress = [=](uint64_t b) { progress(pushed_so_far + b); };
-    NB_ASSIGN_OR_RETURN(report.pulled,
-                        Carry(*remote, local, hubs, options.hub_keys, options.threads,
-                              offset_progress, &report.rejected, &report.hubs_changed));
+  CarryContext context;
+  context.refs_dir = local.primary().state_dir() / "sync";
+  context.hooks = options.hooks;
+  // The scan has just listed the folder: no need to list it again.
+  auto& remote_listing = context.listings[remote.get()];
+  remote_listing.blocks = std::move(listed.blocks);
+  for (const auto& hub_id : hubs) remote_listing.events[hub_id] = std::move(listed.events[hub_id]);
+  auto run = [&]() -> Status {
+    uint64_t pushed_so_far = 0;
+    if (options.push) {
+      NB_ASSIGN_OR_RETURN(
+          report.pushed, Carry(local, *remote, hubs, options.hub_keys, options.threads,
+                               options.progress, &report.rejected, &report.hubs_changed, &context));
+      pushed_so_far = report.pushed.bytes;
+    }
+    if (options.pull) {
+      auto progress = options.progress;
+      std::function<void(uint64_t)> offset_progress;
+      if (progress) offset_progress = [=](uint64_t b) { progress(pushed_so_far + b); };
+      NB_ASSIGN_OR_RETURN(report.pulled,
+                          Carry(*remote, local, hubs, options.hub_keys, options.threads,
+                                offset_progress, &report.rejected, &report.hubs_changed, &context));
+    }
+    return Status::Ok();
+  };
+  Status carried = run();
+  (void)context.SaveRefs();  // a cache: losing it costs time, never data
+  NB_RETURN_IF_ERROR(carried);
+  // Corrupt copies met while reading (and quarantined) belong in the same
+  // one-line report, once: most are already there as refused blocks.
+  for (store::Store* side : {&local, remote.get()}) {
+    for (auto& incident : side->TakeIncidents()) {
+      bool known = std::any_of(report.rejected.begin(), report.rejected.end(),
+                               [&](const std::string& r) { return r.starts_with(incident); });
+      if (!known) report.rejected.push_back(std::move(incident));
+    }
   }
   std::sort(report.hubs_changed.begin(), report.hubs_changed.end());
   report.hubs_changed.erase(std::unique(report.hubs_changed.begin(), report.hubs_changed.end()),

@@ -81,11 +81,11 @@ TEST(FolderSync, TwoDevicesConvergeThroughAStick) {
   ASSERT_EQ(a.Run({"hub", "create"}).exit_code, 0);
   Put(a, work, "docs/readme.txt", "hello from a");
   ASSERT_EQ(a.Run({"say", "hi, this is a"}).exit_code, 0);
-  Json pushed = a.RunJson({"sync", stick.string()});
+  Json pushed = a.RunJson({"sync", "--create", stick.string()});
   EXPECT_EQ(pushed["pushed"]["events"], 2);
   EXPECT_EQ(pushed["pushed"]["blocks"], 1);
 
-  Json pulled = b.RunJson({"sync", stick.string()});
+  Json pulled = b.RunJson({"sync", "--create", stick.string()});
   EXPECT_EQ(pulled["pulled"]["events"], 2);
   EXPECT_EQ(pulled["readings"][0]["newFiles"], 1);
   EXPECT_EQ(pulled["readings"][0]["newMessages"], 1);
@@ -95,13 +95,13 @@ TEST(FolderSync, TwoDevicesConvergeThroughAStick) {
   Put(b, work, "docs/from-b.txt", "b was here");
   ASSERT_EQ(b.Run({"rm", "docs/readme.txt"}).exit_code, 0);
   ASSERT_EQ(b.Run({"say", "b answers"}).exit_code, 0);
-  b.RunJson({"sync", stick.string()});
-  a.RunJson({"sync", stick.string()});
+  b.RunJson({"sync", "--create", stick.string()});
+  a.RunJson({"sync", "--create", stick.string()});
   EXPECT_EQ(a.Tree(), b.Tree());
   EXPECT_EQ(a.Tree(), (std::map<std::string, std::string>{{"docs/from-b.txt", "b was here"}}));
   EXPECT_EQ(ChatBodies(a), ChatBodies(b));
   // Nothing new: a second run copies nothing.
-  Json again = a.RunJson({"sync", stick.string()});
+  Json again = a.RunJson({"sync", "--create", stick.string()});
   EXPECT_EQ(again["pushed"]["events"], 0);
   EXPECT_EQ(again["pulled"]["events"], 0);
   EXPECT_EQ(a.Run({"verify"}).exit_code, 0);
@@ -114,14 +114,14 @@ TEST(FolderSync, OfflineEditsOfOneFileShowTheSameConflictEverywhere) {
   fs::path stick = root / "stick";
   ASSERT_EQ(a.Run({"hub", "create"}).exit_code, 0);
   Put(a, work, "plan.txt", "base plan");
-  a.RunJson({"sync", stick.string()});
-  b.RunJson({"sync", stick.string()});
+  a.RunJson({"sync", "--create", stick.string()});
+  b.RunJson({"sync", "--create", stick.string()});
   Put(a, work, "plan.txt", "a's plan");
   Put(b, work, "plan.txt", "b's plan");
-  a.RunJson({"sync", stick.string()});
-  Json b_sync = b.RunJson({"sync", stick.string()});
+  a.RunJson({"sync", "--create", stick.string()});
+  Json b_sync = b.RunJson({"sync", "--create", stick.string()});
   EXPECT_EQ(b_sync["readings"][0]["newConflicts"], 1);
-  a.RunJson({"sync", stick.string()});
+  a.RunJson({"sync", "--create", stick.string()});
   Json a_conflicts = a.RunJson({"conflicts"});
   Json b_conflicts = b.RunJson({"conflicts"});
   ASSERT_EQ(a_conflicts.size(), 1u);
@@ -141,15 +141,15 @@ TEST(FolderSync, ACourierWithoutTheSecretCarriesTheHubIntact) {
   for (auto& ch : big) ch = static_cast<char>(rng());
   Put(a, work, "big.bin", big);
   ASSERT_EQ(a.Run({"say", "via the courier"}).exit_code, 0);
-  a.RunJson({"sync", (root / "stick1").string()});
+  a.RunJson({"sync", "--create", (root / "stick1").string()});
   // The courier has no secret: without --all it has nothing to carry.
-  RunResult refused = courier.Run({"sync", (root / "stick1").string()});
+  RunResult refused = courier.Run({"sync", "--create", (root / "stick1").string()});
   EXPECT_NE(refused.exit_code, 0);
   EXPECT_NE(refused.err.find("--all"), std::string::npos);
-  ASSERT_EQ(courier.Run({"sync", "--all", (root / "stick1").string()}).exit_code, 0);
+  ASSERT_EQ(courier.Run({"sync", "--create", "--all", (root / "stick1").string()}).exit_code, 0);
   EXPECT_NE(courier.Run({"ls"}).exit_code, 0);  // it cannot read the hub
-  ASSERT_EQ(courier.Run({"sync", "--all", (root / "stick2").string()}).exit_code, 0);
-  c.RunJson({"sync", (root / "stick2").string()});
+  ASSERT_EQ(courier.Run({"sync", "--create", "--all", (root / "stick2").string()}).exit_code, 0);
+  c.RunJson({"sync", "--create", (root / "stick2").string()});
   EXPECT_EQ(c.Tree(), a.Tree());
   EXPECT_EQ(ChatBodies(c), std::vector<std::string>{"via the courier"});
   EXPECT_EQ(courier.Run({"verify"}).exit_code, 0);
@@ -162,7 +162,7 @@ TEST(FolderSync, HostileFilesOnTheStickAreRejectedWithAReport) {
   ASSERT_EQ(a.Run({"hub", "create"}).exit_code, 0);
   Put(a, work, "one.txt", std::string(5000, 'x'));
   Put(a, work, "two.txt", std::string(6000, 'y'));
-  a.RunJson({"sync", stick.string()});
+  a.RunJson({"sync", "--create", stick.string()});
   std::string hub = a.RunJson({"hub", "info"})["id"];
   fs::path channel = stick / "channels" / hub;
   std::vector<fs::path> events, blocks;
@@ -189,7 +189,7 @@ TEST(FolderSync, HostileFilesOnTheStickAreRejectedWithAReport) {
   for (const auto& e : fs::directory_iterator(mallory.store() / "channels" / mallory_hub)) {
     fs::copy_file(e.path(), channel / e.path().filename());
   }
-  RunResult r = b.Run({"--json", "sync", stick.string()});
+  RunResult r = b.Run({"--json", "sync", "--create", stick.string()});
   EXPECT_EQ(r.exit_code, 1);  // completed, with rejections
   Json report = Json::parse(r.out);
   EXPECT_EQ(report["rejected"].size(), 4u) << report.dump(1);
@@ -224,24 +224,27 @@ TEST(FolderSync, KillNineMidSyncThenRerunConverges) {
     WriteText(name, "s");
   }
   ASSERT_EQ(a.Run({"put", (work / "bulk").string()}).exit_code, 0);
+  // The stick exists from the start, so `verify` below checks it even when
+  // every kill lands before the first sync created it (a loaded machine).
+  fs::create_directories(stick / "blocks");
   auto env_a = a.env();
   for (int delay_ms : {30, 90, 200}) {
-    pid_t pid = nb::testing::SpawnCli({"sync", stick.string()}, env_a);
+    pid_t pid = nb::testing::SpawnCli({"sync", "--create", stick.string()}, env_a);
     std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
     ::kill(pid, SIGKILL);
     int status = 0;
     ::waitpid(pid, &status, 0);
   }
   auto env_b = b.env();
-  pid_t pid = nb::testing::SpawnCli({"sync", stick.string()}, env_b);
+  pid_t pid = nb::testing::SpawnCli({"sync", "--create", stick.string()}, env_b);
   std::this_thread::sleep_for(std::chrono::milliseconds(60));
   ::kill(pid, SIGKILL);
   ::waitpid(pid, nullptr, 0);
   // Nothing published half-written on either side, then a rerun completes.
   EXPECT_EQ(a.Run({"--store", stick.string(), "verify"}).exit_code, 0);
   EXPECT_EQ(b.Run({"verify"}).exit_code, 0);
-  a.RunJson({"sync", stick.string()});
-  b.RunJson({"sync", stick.string()});
+  a.RunJson({"sync", "--create", stick.string()});
+  b.RunJson({"sync", "--create", stick.string()});
   EXPECT_EQ(b.RunJson({"ls", "-r"}).size(), a.RunJson({"ls", "-r"}).size());
   EXPECT_EQ(b.Tree(), a.Tree());
   EXPECT_EQ(b.Run({"verify"}).exit_code, 0);
