@@ -194,6 +194,10 @@ Result<CarryStats> Carry(store::Store& from, store::Store& to,
   std::unordered_set<Hash256> needed_by_present, needed_by_new;
   bool carry_every_block = false;
   std::map<std::string, std::vector<ReadEvent>> pending;
+  // Join the destination's writers before deciding which blocks it already
+  // has: a gc holding the exclusive lock then cannot remove one of them
+  // between that decision and the events that rely on it.
+  to.primary().BeginWriting();
 
   for (const auto& hub_id : hub_ids) {
     NB_ASSIGN_OR_RETURN(const auto* source_listing, context->EventsOf(from, hub_id));

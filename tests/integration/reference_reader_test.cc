@@ -137,7 +137,7 @@ WrittenHub WriteScenario(const fs::path& dir, bool reference_compatible) {
 
   // A conflict: both homes change one file offline, then meet in a folder.
   a.Put("shared/plan.txt", "base plan\n");
-  EXPECT_EQ(a.Run({"sync", folder.string()}).exit_code, 0);
+  EXPECT_EQ(a.Run({"sync", "--create", folder.string()}).exit_code, 0);
   EXPECT_EQ(b.Run({"sync", folder.string()}).exit_code, 0);
   std::string from_a = "plan as a sees it\n", from_b = "plan as b sees it\n";
   std::string event_a = a.Put("shared/plan.txt", from_a);
