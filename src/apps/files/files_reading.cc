@@ -6,6 +6,8 @@
 #include <queue>
 #include <unordered_set>
 
+#include "base/json_depth.h"
+
 namespace nb::apps::files {
 namespace {
 
@@ -100,6 +102,10 @@ bool IsValidHubPath(std::string_view path) { return !HubPathProblem(path).has_va
 
 std::optional<DecodedEvent> DecodeEvent(const Hash256& hash, const std::vector<Hash256>& block_refs,
                                         std::string_view payload_json) {
+  if (payload_json.size() > kMaxPayloadBytes ||
+      !JsonNestingAtMost(payload_json, kMaxPayloadJsonDepth)) {
+    return std::nullopt;
+  }
   Json doc = Json::parse(payload_json, nullptr, /*allow_exceptions=*/false);
   if (!doc.is_object()) return std::nullopt;
   auto type = StringField(doc, "type");

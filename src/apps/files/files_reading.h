@@ -52,8 +52,18 @@ struct DecodedEvent {
   std::string app_payload;          // the payload JSON of other types (chat, profiles)
 };
 
+// Bounds on an inner payload (the decrypted JSON of any event), rules of
+// every reading: a payload beyond them is undecodable and skipped, like one
+// that is not JSON. Payloads are small (a FILES event with the longest path
+// is under 10 kB; a chat message or profile record a few kB), so 1 MiB
+// leaves room for long chat messages; 64 levels is far beyond the 3 to 4
+// that any payload uses.
+constexpr size_t kMaxPayloadBytes = 1 << 20;
+constexpr size_t kMaxPayloadJsonDepth = 64;
+
 // Decodes an inner payload. nullopt if it is not JSON with a "type" and an
-// integer timestamp (such an event cannot be ordered and is skipped).
+// integer timestamp (such an event cannot be ordered and is skipped), or
+// goes beyond the bounds above.
 std::optional<DecodedEvent> DecodeEvent(const Hash256& hash, const std::vector<Hash256>& block_refs,
                                         std::string_view payload_json);
 
