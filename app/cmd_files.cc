@@ -177,9 +177,9 @@ Result<int> Put(Context& ctx, const std::vector<std::string>& sources, const std
   }
   for (const auto& dir : plan.empty_dirs) {
     if (auto problem = apps::files::HubPathProblem(dir)) {
-      return MakeError(ErrorCode::kInvalidArgument,
-                       "cannot store the folder \"" + apps::files::ShortPathForMessage(dir) +
-                           "\": " + *problem);
+      return MakeError(
+          ErrorCode::kInvalidArgument,
+          "cannot store the folder \"" + apps::files::ShortPathForMessage(dir) + "\": " + *problem);
     }
   }
 
