@@ -133,5 +133,22 @@ TEST(FilesConflicts, WritersThatDidNotSeeEachOtherConflictEvenThroughOtherPaths)
   EXPECT_TRUE(local.conflicts().empty());
 }
 
+TEST(FilesTree, AFileWrittenBelowAFileTurnsItIntoADirectory) {
+  // FORMAT.md §5: CREATE_FILE creates missing ancestors as directories, and
+  // the later event wins, dir over file included.
+  auto file = Create(1, 1000, "a/b");
+  auto below = Create(2, 1001, "a/b/c/d.txt", file.hash);
+  FilesReading reading = FilesReading::Replay({file, below});
+  EXPECT_FALSE(reading.IsFile("a/b"));
+  EXPECT_TRUE(reading.IsDirectory("a/b"));
+  EXPECT_TRUE(reading.IsFile("a/b/c/d.txt"));
+  ASSERT_EQ(reading.files().size(), 1u);
+  // Appended locally: the same.
+  FilesReading local = FilesReading::Replay({file});
+  local.AppendLocal(Create(2, 1001, "a/b/c/d.txt", file.hash));
+  EXPECT_FALSE(local.IsFile("a/b"));
+  EXPECT_EQ(local.files().size(), 1u);
+}
+
 }  // namespace
 }  // namespace nb::apps::files
