@@ -230,10 +230,19 @@ Result<int> Put(Context& ctx, const std::vector<std::string>& sources, const std
       return MakeError(ErrorCode::kInvalidArgument, source + " is not a regular file");
     }
   }
+  // Before anything is stored: the reading would not use an event beyond its limits.
   for (const auto& item : plan.files) {
-    if (!apps::files::IsValidHubPath(item.hub_path)) {
-      return MakeError(ErrorCode::kInvalidArgument, "cannot store " + item.local + " as \"" +
-                                                        item.hub_path + "\": invalid hub path");
+    if (auto problem = apps::files::HubPathProblem(item.hub_path)) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "cannot store " + item.local + " as \"" +
+                           apps::files::ShortPathForMessage(item.hub_path) + "\": " + *problem);
+    }
+  }
+  for (const auto& dir : plan.empty_dirs) {
+    if (auto problem = apps::files::HubPathProblem(dir)) {
+      return MakeError(
+          ErrorCode::kInvalidArgument,
+          "cannot store the folder \"" + apps::files::ShortPathForMessage(dir) + "\": " + *problem);
     }
   }
   NB_RETURN_IF_ERROR(CheckPlan(plan, writer.reading()));

@@ -1,5 +1,7 @@
 #include "log/event.h"
 
+#include "base/json_depth.h"
+
 #include <nlohmann/json.hpp>
 #include <unordered_set>
 
@@ -83,10 +85,13 @@ const char* RejectionCode(Rejection rejection) {
 }
 
 Result<ParsedEvent> ParseEventFile(ByteSpan file) {
-  Json doc = Json::parse(file.begin(), file.end(), nullptr, /*allow_exceptions=*/false);
   auto fail = [](const std::string& why) {
     return Reject(Rejection::kDeserializeFailed, why, nullptr);
   };
+  if (!JsonNestingAtMost(AsChars(file), kMaxEventJsonDepth)) {
+    return fail("JSON nests deeper than " + std::to_string(kMaxEventJsonDepth) + " levels");
+  }
+  Json doc = Json::parse(file.begin(), file.end(), nullptr, /*allow_exceptions=*/false);
   if (!doc.is_object()) return fail("not a JSON object");
   auto env_it = doc.find("envelope");
   auto sig_it = doc.find("signature");

@@ -23,6 +23,12 @@ using crypto::Hash256;
 
 constexpr std::string_view kEnvelopeVersion = "0.2";
 
+// Deepest nesting of arrays and objects we parse in an event file. An
+// envelope nests 3 deep; extra fields (which the reference tolerates) get
+// room to spare. A file beyond it is refused like one that is not JSON.
+// (The file's size is bounded where it is read: store::kMaxEventFileSize.)
+constexpr size_t kMaxEventJsonDepth = 64;
+
 struct Envelope {
   std::string public_key_hex;  // lower-case, 130 digits
   std::vector<Hash256> block_refs;

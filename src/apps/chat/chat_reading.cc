@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/canonical_json.h"
+#include "base/json_depth.h"
 #include "base/parallel.h"
 
 namespace nb::apps::chat {
@@ -116,8 +117,13 @@ ChatDecode DecodeChatEvent(const crypto::PublicKey& hub_key, const DecodedEvent&
     return ChatDecode::kNotChat;
   }
   if (record_text == nullptr || !record_text->is_string()) return ChatDecode::kMalformed;
-  Json record =
-      Json::parse(record_text->get_ref<const std::string&>(), nullptr, /*allow_exceptions=*/false);
+  const std::string& record_json = record_text->get_ref<const std::string&>();
+  // The record is JSON inside a string: its escapes hide its nesting from
+  // the payload's own check.
+  if (!JsonNestingAtMost(record_json, files::kMaxPayloadJsonDepth)) {
+    return ChatDecode::kMalformed;
+  }
+  Json record = Json::parse(record_json, nullptr, /*allow_exceptions=*/false);
   if (!record.is_object()) return ChatDecode::kMalformed;
   // The reference ignores records of another protocol version.
   if (!IsString(Member(record, "p"), kChatProtocol)) return ChatDecode::kNotChat;

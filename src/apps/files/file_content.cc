@@ -14,6 +14,7 @@
 #include <thread>
 #include <unordered_set>
 
+#include "base/json_depth.h"
 #include "base/parallel.h"
 #include "crypto/kdf.h"
 #include "crypto/random.h"
@@ -33,8 +34,15 @@ crypto::GcmIv DeriveIv(const crypto::SymmetricKey& fek, ByteSpan plaintext) {
   return iv;
 }
 
+// Reads, verifies and decrypts a block whose plaintext may not exceed
+// `max_plain` bytes: a larger block is refused before it is read.
 Result<Bytes> FetchAndOpen(store::Store& store, const crypto::SymmetricKey& key,
-                           const crypto::Hash256& hash) {
+                           const crypto::Hash256& hash, uint64_t max_plain) {
+  NB_ASSIGN_OR_RETURN(uint64_t size, store.BlockSize(hash));
+  if (size > max_plain + crypto::kGcmOverhead) {
+    return MakeError(ErrorCode::kCorrupt, "block " + hash.Hex() + " is larger than it can be (" +
+                                              std::to_string(size) + " bytes)");
+  }
   NB_ASSIGN_OR_RETURN(Bytes block, store.GetBlock(hash));
   auto plain = crypto::AesGcmDecrypt(key, block);
   if (!plain.ok()) {
@@ -84,6 +92,9 @@ Result<std::vector<ManifestChunk>> ParseManifest(std::string_view json, uint64_t
   auto bad = [](const std::string& why) {
     return MakeError(ErrorCode::kCorrupt, "bad file manifest: " + why);
   };
+  if (json.size() > kMaxManifestBytes)
+    return bad("larger than " + std::to_string(kMaxManifestBytes) + " bytes");
+  if (!JsonNestingAtMost(json, kMaxManifestJsonDepth)) return bad("nests too deeply");
   auto doc = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
   if (!doc.is_object()) return bad("not a JSON object");
   if (doc.value("p", "") != "nb.manifest.v1" || doc.value("k", "") != "file-chunks") {
@@ -93,6 +104,8 @@ Result<std::vector<ManifestChunk>> ParseManifest(std::string_view json, uint64_t
   auto ch = doc.find("ch");
   if (s == doc.end() || !s->is_number_unsigned()) return bad("no total size");
   if (ch == doc.end() || !ch->is_array() || ch->empty()) return bad("no chunks");
+  if (ch->size() > kMaxManifestChunks)
+    return bad("more than " + std::to_string(kMaxManifestChunks) + " chunks");
   std::vector<ManifestChunk> chunks;
   uint64_t sum = 0;
   for (const auto& item : *ch) {
@@ -105,7 +118,7 @@ Result<std::vector<ManifestChunk>> ParseManifest(std::string_view json, uint64_t
     auto hash = crypto::Hash256::FromHex(h->get<std::string>());
     if (!hash) return bad("chunk hash is not 64 hex digits");
     uint64_t size = z->get<uint64_t>();
-    if (size > (uint64_t{1} << 40) || sum + size < sum) return bad("chunk size out of range");
+    if (size == 0 || size > kMaxChunkBytes) return bad("chunk size out of range");
     sum += size;
     chunks.push_back(ManifestChunk{*hash, size});
   }
@@ -267,13 +280,16 @@ Status ReadContent(store::Store& store, const crypto::SymmetricKey& hub_key, con
       return StreamSingleBlock(store, fek, ref.hash, sink);
     }
   }
-  NB_ASSIGN_OR_RETURN(Bytes first, FetchAndOpen(store, fek, ref.hash));
+  NB_ASSIGN_OR_RETURN(Bytes first,
+                      FetchAndOpen(store, fek, ref.hash,
+                                   ref.kind == ContentRef::Kind::kManifest ? kMaxManifestBytes
+                                                                           : store::kMaxBlockSize));
   if (ref.kind == ContentRef::Kind::kSingle) return sink(first);
 
   uint64_t total = 0;
   NB_ASSIGN_OR_RETURN(auto chunks, ParseManifest(AsChars(first), &total));
   // Fetch (read, verify, decrypt) the next chunk while the sink writes this one.
-  auto fetch = [&](size_t i) { return FetchAndOpen(store, fek, chunks[i].hash); };
+  auto fetch = [&](size_t i) { return FetchAndOpen(store, fek, chunks[i].hash, chunks[i].size); };
   std::future<Result<Bytes>> next = std::async(std::launch::async, fetch, 0);
   for (size_t i = 0; i < chunks.size(); ++i) {
     Result<Bytes> chunk = next.get();
@@ -302,7 +318,7 @@ Result<uint64_t> ContentSize(store::Store& store, const crypto::SymmetricKey& hu
     return size - crypto::kGcmOverhead;
   }
   NB_ASSIGN_OR_RETURN(crypto::SymmetricKey fek, UnwrapFileKey(hub_key, wrapped_key));
-  NB_ASSIGN_OR_RETURN(Bytes manifest, FetchAndOpen(store, fek, ref.hash));
+  NB_ASSIGN_OR_RETURN(Bytes manifest, FetchAndOpen(store, fek, ref.hash, kMaxManifestBytes));
   uint64_t total = 0;
   NB_RETURN_IF_ERROR(ParseManifest(AsChars(manifest), &total));
   return total;

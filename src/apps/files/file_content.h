@@ -49,7 +49,18 @@ Status ReadContent(store::Store& store, const crypto::SymmetricKey& hub_key, con
 Result<uint64_t> ContentSize(store::Store& store, const crypto::SymmetricKey& hub_key,
                              const ContentRef& ref, ByteSpan wrapped_key);
 
-// Parses and checks a decrypted manifest.
+// Bounds on a manifest (rules of the reading: content beyond them is
+// unreadable, reported as corrupt). Only our writer makes manifests; it
+// cuts chunks of at most ChunkSizes{}.max = 4 MiB, about 1 MiB on average.
+// 2^20 chunks cover files of about 1 TiB; their manifest JSON is about
+// 90 MiB, under kMaxManifestBytes.
+constexpr uint64_t kMaxChunkBytes = 4 << 20;
+constexpr size_t kMaxManifestChunks = size_t{1} << 20;
+constexpr uint64_t kMaxManifestBytes = 96 << 20;
+constexpr size_t kMaxManifestJsonDepth = 8;  // a manifest nests 3 deep
+
+// Parses and checks a decrypted manifest: the bounds above, every chunk
+// size at least 1, and the sizes adding up to "s".
 struct ManifestChunk {
   crypto::Hash256 hash;
   uint64_t size = 0;

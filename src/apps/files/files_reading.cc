@@ -6,6 +6,8 @@
 #include <queue>
 #include <unordered_set>
 
+#include "base/json_depth.h"
+
 namespace nb::apps::files {
 namespace {
 
@@ -69,22 +71,41 @@ const char* FileOpName(FileOp op) {
   return "?";
 }
 
-bool IsValidHubPath(std::string_view path) {
-  if (path.empty() || path.front() == '/' || path.back() == '/') return false;
+std::optional<std::string> HubPathProblem(std::string_view path) {
+  if (path.empty()) return "the path is empty";
+  if (path.size() > kMaxHubPathBytes) {
+    return "the path is longer than " + std::to_string(kMaxHubPathBytes) + " bytes";
+  }
+  if (path.front() == '/' || path.back() == '/') return "a path has no leading or trailing '/'";
+  size_t depth = 0;
   size_t start = 0;
   while (start <= path.size()) {
     size_t end = path.find('/', start);
     if (end == std::string_view::npos) end = path.size();
     std::string_view segment = path.substr(start, end - start);
-    if (segment.empty() || segment == "." || segment == "..") return false;
-    if (segment.find('\0') != std::string_view::npos) return false;
+    if (segment.empty()) return "a path has no empty parts ('//')";
+    if (segment == "." || segment == "..") return "a path has no '.' or '..' parts";
+    if (segment.find('\0') != std::string_view::npos) return "a path has no NUL bytes";
+    if (segment.size() > kMaxHubPathSegmentBytes) {
+      return "a name in the path is longer than " + std::to_string(kMaxHubPathSegmentBytes) +
+             " bytes";
+    }
+    if (++depth > kMaxHubPathDepth) {
+      return "the path is deeper than " + std::to_string(kMaxHubPathDepth) + " levels";
+    }
     start = end + 1;
   }
-  return true;
+  return std::nullopt;
 }
+
+bool IsValidHubPath(std::string_view path) { return !HubPathProblem(path).has_value(); }
 
 std::optional<DecodedEvent> DecodeEvent(const Hash256& hash, const std::vector<Hash256>& block_refs,
                                         std::string_view payload_json) {
+  if (payload_json.size() > kMaxPayloadBytes ||
+      !JsonNestingAtMost(payload_json, kMaxPayloadJsonDepth)) {
+    return std::nullopt;
+  }
   Json doc = Json::parse(payload_json, nullptr, /*allow_exceptions=*/false);
   if (!doc.is_object()) return std::nullopt;
   auto type = StringField(doc, "type");
@@ -234,6 +255,11 @@ void FilesReading::BuildNodes(const std::vector<OrderNode>& ordered) {
     if (it != index_.end() && it->second < k) nodes_[k].parent = it->second;
   }
 
+  depth_.assign(n, 0);
+  jump_.resize(n);
+  anchor_.clear();
+  for (size_t k = 0; k < n; ++k) SetJump(k, nodes_[k].parent);
+
   // DFS intervals over the parent forest (iterative: histories can be deep).
   enter_.assign(n, kNoInterval);
   leave_.assign(n, kNoInterval);
@@ -259,6 +285,27 @@ void FilesReading::BuildNodes(const std::vector<OrderNode>& ordered) {
       }
     }
   }
+  first_appended_ = n;
+}
+
+void FilesReading::SetJump(size_t k, size_t parent) {
+  if (parent == SIZE_MAX) {
+    depth_[k] = 0;
+    jump_[k] = k;
+    return;
+  }
+  depth_[k] = depth_[parent] + 1;
+  // Skew-binary jump links (Myers): a level-ancestor query takes O(log depth).
+  size_t j = jump_[parent];
+  jump_[k] = depth_[parent] - depth_[j] == depth_[j] - depth_[jump_[j]] ? jump_[j] : parent;
+}
+
+size_t FilesReading::AncestorAtDepth(size_t node, uint32_t depth) const {
+  while (depth_[node] > depth) {
+    size_t j = jump_[node];
+    node = depth_[j] >= depth ? j : nodes_[node].parent;
+  }
+  return node;
 }
 
 FilesReading FilesReading::Replay(std::vector<DecodedEvent> events) {
@@ -329,19 +376,26 @@ void FilesReading::AppendLocal(DecodedEvent event) {
   index_.emplace(event.hash, k);
   enter_.push_back(kNoInterval);
   leave_.push_back(kNoInterval);
+  depth_.push_back(0);
+  jump_.push_back(k);
+  SetJump(k, parent);
+  size_t anchor = SIZE_MAX;
+  if (parent != SIZE_MAX) anchor = enter_[parent] != kNoInterval ? parent : anchor_.at(parent);
+  anchor_[k] = anchor;
   Apply(k, event);
+  if (event.files->usable) {
+    RefreshConflict(event.files->path);
+    if (event.files->op == FileOp::kRename) RefreshConflict(event.files->to_path);
+  }
   details_.emplace(event.hash, std::move(event));
-  FinishConflicts();
 }
 
 bool FilesReading::IsAncestor(size_t maybe_ancestor, size_t node) const {
-  // Events appended after the replay have no interval: walk up to one that does.
-  while (node != SIZE_MAX && enter_[node] == kNoInterval) {
-    if (node == maybe_ancestor) return true;
-    node = nodes_[node].parent;
+  if (enter_[maybe_ancestor] != kNoInterval && enter_[node] != kNoInterval) {
+    return enter_[maybe_ancestor] <= enter_[node] && leave_[node] <= leave_[maybe_ancestor];
   }
-  if (node == SIZE_MAX || enter_[maybe_ancestor] == kNoInterval) return false;
-  return enter_[maybe_ancestor] <= enter_[node] && leave_[node] <= leave_[maybe_ancestor];
+  return depth_[maybe_ancestor] <= depth_[node] &&
+         AncestorAtDepth(node, depth_[maybe_ancestor]) == maybe_ancestor;
 }
 
 bool FilesReading::IsDirectory(std::string_view path) const {
@@ -356,10 +410,12 @@ bool FilesReading::IsDirectory(std::string_view path) const {
 
 std::vector<DirEntry> FilesReading::Directories() const {
   std::map<std::string, bool> dirs;
+  // Deepest ancestor first: once one is known, every ancestor above it is
+  // too, so the work is linear in the size of the answer.
   auto add_ancestors = [&](const std::string& path) {
-    for (size_t slash = path.find('/'); slash != std::string::npos;
-         slash = path.find('/', slash + 1)) {
-      dirs.emplace(path.substr(0, slash), false);
+    for (size_t slash = path.rfind('/'); slash != std::string::npos && slash > 0;
+         slash = path.rfind('/', slash - 1)) {
+      if (!dirs.emplace(path.substr(0, slash), false).second) break;
     }
   };
   for (const auto& [path, entry] : files_) add_ancestors(path);
@@ -368,6 +424,7 @@ std::vector<DirEntry> FilesReading::Directories() const {
     dirs[dir] = true;
   }
   std::vector<DirEntry> out;
+  out.reserve(dirs.size());
   for (const auto& [path, is_explicit] : dirs) out.push_back(DirEntry{path, is_explicit});
   return out;
 }
@@ -391,11 +448,38 @@ std::optional<DecodedEvent> FilesReading::FindEvent(const Hash256& hash) const {
   return std::nullopt;
 }
 
+std::vector<size_t> FilesReading::HistoryPositions(const std::string& path) const {
+  // Visit each path once, latest cutoff first: a later visit of the same
+  // path would only bring a subset of what the first one brought.
+  std::priority_queue<std::pair<size_t, const std::string*>> queue;  // (cutoff, path)
+  std::unordered_set<std::string_view> visited;
+  std::vector<size_t> out;
+  queue.push({SIZE_MAX, &path});
+  while (!queue.empty()) {
+    auto [cutoff, at_path] = queue.top();
+    queue.pop();
+    if (!visited.insert(*at_path).second) continue;
+    auto it = history_.find(*at_path);
+    if (it == history_.end()) continue;
+    for (size_t k : it->second.own) {
+      if (k > cutoff) break;
+      out.push_back(k);
+    }
+    // Events of the old path up to (and including) the RENAME that moved it;
+    // what moved onto the old path in that same RENAME did not come along.
+    for (const auto& [k, old_path] : it->second.moved_from) {
+      if (k >= cutoff) break;
+      queue.push({k, &old_path});
+    }
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
 std::vector<PathVersion> FilesReading::History(std::string_view path) const {
   std::vector<PathVersion> out;
-  auto it = history_.find(std::string(path));
-  if (it == history_.end()) return out;
-  for (size_t k : it->second) {
+  for (size_t k : HistoryPositions(std::string(path))) {
     auto event = FindEvent(nodes_[k].hash);
     if (!event || !event->files) continue;  // the local state lost it; a rebuild brings it back
     out.push_back(PathVersion{event->hash, event->files->op, event->timestamp, event->files->path,
@@ -428,21 +512,51 @@ void FilesReading::RemoveSubtree(const std::string& path) {
 void FilesReading::NoteTouched(const std::string& path, size_t k,
                                const std::vector<Hash256>& refs) {
   last_event_at_[path] = k;
-  auto& list = history_[path];
+  auto& list = history_[path].own;
   if (list.empty() || list.back() != k) list.push_back(k);
   // Concurrent heads of this path: drop those this event has seen, either
   // through its parent chain or because it names them in its blockRefs (our
-  // writer names the losing heads of a conflict it overwrites).
-  auto& heads = heads_[path];
-  heads.erase(std::remove_if(heads.begin(), heads.end(),
-                             [&](size_t head) {
-                               return IsAncestor(head, k) ||
-                                      std::find(refs.begin(), refs.end(), nodes_[head].hash) !=
-                                          refs.end();
-                             }),
-              heads.end());
-  heads.push_back(k);
-  if (heads.size() > 1) conflicted_paths_.insert(path);
+  // writer names the losing heads of a conflict it overwrites). Each check
+  // costs O(log n), never a pass over every head: a member who writes many
+  // concurrent events at one path must not make the reading quadratic.
+  Heads& heads = heads_[path];
+  for (const auto& ref : refs) {
+    auto named = index_.find(ref);
+    if (named != index_.end() && heads.positions.count(named->second)) {
+      DropHead(heads, named->second);
+    }
+  }
+  size_t probe = k;  // the nearest event at or above k that has an interval
+  if (enter_[k] == kNoInterval) {
+    auto anchor = anchor_.find(k);
+    probe = anchor == anchor_.end() ? SIZE_MAX : anchor->second;
+  }
+  if (probe != SIZE_MAX) {
+    auto it = heads.by_enter.upper_bound(enter_[probe]);
+    if (it != heads.by_enter.begin()) {
+      size_t head = std::prev(it)->second;
+      if (leave_[probe] <= leave_[head]) DropHead(heads, head);
+    }
+  }
+  // Heads appended by this process (no interval): they form one chain, so
+  // there are few of them.
+  std::vector<size_t> seen;
+  for (auto it = heads.positions.lower_bound(first_appended_); it != heads.positions.end(); ++it) {
+    if (IsAncestor(*it, k)) seen.push_back(*it);
+  }
+  for (size_t head : seen) DropHead(heads, head);
+  AddHead(heads, k);
+  if (heads.positions.size() > 1) conflicted_paths_.insert(path);
+}
+
+void FilesReading::AddHead(Heads& heads, size_t k) {
+  heads.positions.insert(k);
+  if (enter_[k] != kNoInterval) heads.by_enter[enter_[k]] = k;
+}
+
+void FilesReading::DropHead(Heads& heads, size_t k) {
+  heads.positions.erase(k);
+  if (enter_[k] != kNoInterval) heads.by_enter.erase(enter_[k]);
 }
 
 void FilesReading::Apply(size_t k, const DecodedEvent& event) {
@@ -518,40 +632,54 @@ void FilesReading::Apply(size_t k, const DecodedEvent& event) {
       for (const auto& old_path : moved_paths) {
         auto old_history = history_.find(old_path);
         if (old_history == history_.end()) continue;
-        if (old_path != from) old_history->second.push_back(k);
-        std::vector<size_t> lineage = old_history->second;
-        MergeHistory(to + old_path.substr(from.size()), lineage);
+        auto& own = old_history->second.own;
+        if (old_path != from && (own.empty() || own.back() != k)) own.push_back(k);
+        history_[to + old_path.substr(from.size())].moved_from.emplace_back(k, old_path);
       }
       break;
     }
   }
 }
 
-void FilesReading::MergeHistory(const std::string& path, const std::vector<size_t>& lineage) {
-  auto& target = history_[path];
-  target.insert(target.end(), lineage.begin(), lineage.end());
-  std::sort(target.begin(), target.end());
-  target.erase(std::unique(target.begin(), target.end()), target.end());
+std::vector<Hash256> FilesReading::ConflictingEvents(std::string_view path) const {
+  std::vector<Hash256> out;
+  auto it = heads_.find(std::string(path));
+  if (it == heads_.end() || it->second.positions.size() < 2) return out;
+  const auto& positions = it->second.positions;
+  for (auto p = positions.begin(); p != std::prev(positions.end()); ++p) {
+    out.push_back(nodes_[*p].hash);
+  }
+  return out;
 }
 
-std::vector<Hash256> FilesReading::ConflictingEvents(std::string_view path) const {
-  for (const auto& conflict : conflicts_) {
-    if (conflict.path == path) return conflict.other_events;
-  }
-  return {};
+namespace {
+
+bool ConflictPathLess(const Conflict& conflict, const std::string& path) {
+  return conflict.path < path;
 }
+
+}  // namespace
 
 void FilesReading::FinishConflicts() {
   conflicts_.clear();
-  for (const auto& path : conflicted_paths_) {
-    const auto& heads = heads_.at(path);
-    if (heads.size() < 2) continue;
-    size_t live = *std::max_element(heads.begin(), heads.end());
-    Conflict conflict{path, nodes_[live].hash, {}};
-    for (size_t head : heads) {
-      if (head != live) conflict.other_events.push_back(nodes_[head].hash);
-    }
-    conflicts_.push_back(std::move(conflict));
+  for (const auto& path : conflicted_paths_) RefreshConflict(path);
+}
+
+void FilesReading::RefreshConflict(const std::string& path) {
+  auto at = std::lower_bound(conflicts_.begin(), conflicts_.end(), path, ConflictPathLess);
+  bool listed = at != conflicts_.end() && at->path == path;
+  auto heads = heads_.find(path);
+  if (heads == heads_.end() || heads->second.positions.size() < 2) {
+    if (listed) conflicts_.erase(at);
+    return;
+  }
+  // The live version is the head latest in canonical order.
+  size_t live = *heads->second.positions.rbegin();
+  Conflict conflict{path, nodes_[live].hash, ConflictingEvents(path)};
+  if (listed) {
+    *at = std::move(conflict);
+  } else {
+    conflicts_.insert(at, std::move(conflict));
   }
 }
 
@@ -561,7 +689,7 @@ void FilesReading::FinishConflicts() {
 // wrong would silently give a wrong tree.
 namespace {
 
-constexpr std::string_view kStateMagic = "nb.files.state.v1\n";
+constexpr std::string_view kStateMagic = "nb.files.state.v2\n";
 
 class StateWriter {
  public:
@@ -644,25 +772,6 @@ class StateReader {
   bool ok_ = true;
 };
 
-void WritePositions(StateWriter& out,
-                    const std::unordered_map<std::string, std::vector<size_t>>& lists) {
-  out.Number(lists.size());
-  for (const auto& [path, positions] : lists) {
-    out.Text(path);
-    out.Number(positions.size());
-    for (size_t k : positions) out.Number(k);
-  }
-}
-
-void ReadPositions(StateReader& in, size_t limit,
-                   std::unordered_map<std::string, std::vector<size_t>>& lists) {
-  for (uint64_t i = in.Count(); i > 0 && in.ok(); --i) {
-    std::string path = in.Text();
-    auto& positions = lists[path];
-    for (uint64_t j = in.Count(); j > 0 && in.ok(); --j) positions.push_back(in.Position(limit));
-  }
-}
-
 }  // namespace
 
 std::string FilesReading::SaveState() const {
@@ -687,8 +796,23 @@ std::string FilesReading::SaveState() const {
     out.Text(path);
     out.Number(k);
   }
-  WritePositions(out, history_);
-  WritePositions(out, heads_);
+  out.Number(history_.size());
+  for (const auto& [path, history] : history_) {
+    out.Text(path);
+    out.Number(history.own.size());
+    for (size_t k : history.own) out.Number(k);
+    out.Number(history.moved_from.size());
+    for (const auto& [k, old_path] : history.moved_from) {
+      out.Number(k);
+      out.Text(old_path);
+    }
+  }
+  out.Number(heads_.size());
+  for (const auto& [path, heads] : heads_) {
+    out.Text(path);
+    out.Number(heads.positions.size());
+    for (size_t k : heads.positions) out.Number(k);
+  }
   out.Number(conflicted_paths_.size());
   for (const auto& path : conflicted_paths_) out.Text(path);
   return out.Finish();
@@ -723,8 +847,27 @@ bool FilesReading::RestoreState(std::string_view state, size_t from) {
     std::string path = in.Text();
     last_event_at_[path] = in.Position(from);
   }
-  ReadPositions(in, from, history_);
-  ReadPositions(in, from, heads_);
+  for (uint64_t i = in.Count(); i > 0 && in.ok(); --i) {
+    PathHistory& history = history_[in.Text()];
+    for (uint64_t j = in.Count(); j > 0 && in.ok(); --j) history.own.push_back(in.Position(from));
+    for (uint64_t j = in.Count(); j > 0 && in.ok(); --j) {
+      size_t k = in.Position(from);
+      history.moved_from.emplace_back(k, in.Text());
+    }
+    // Both lists are ascending: HistoryPositions stops at the first one past its cutoff.
+    if (!std::is_sorted(history.own.begin(), history.own.end()) ||
+        !std::is_sorted(history.moved_from.begin(), history.moved_from.end(),
+                        [](const auto& a, const auto& b) { return a.first < b.first; })) {
+      return false;
+    }
+  }
+  for (uint64_t i = in.Count(); i > 0 && in.ok(); --i) {
+    Heads& heads = heads_[in.Text()];
+    for (uint64_t j = in.Count(); j > 0 && in.ok(); --j) {
+      size_t k = in.Position(from);
+      if (in.ok()) AddHead(heads, k);
+    }
+  }
   for (uint64_t i = in.Count(); i > 0 && in.ok(); --i) conflicted_paths_.insert(in.Text());
   for (const auto& path : conflicted_paths_) {
     if (!heads_.count(path)) return false;

@@ -52,13 +52,36 @@ struct DecodedEvent {
   std::string app_payload;          // the payload JSON of other types (chat, profiles)
 };
 
+// Bounds on an inner payload (the decrypted JSON of any event), rules of
+// every reading: a payload beyond them is undecodable and skipped, like one
+// that is not JSON. Payloads are small (a FILES event with the longest path
+// is under 10 kB; a chat message or profile record a few kB), so 1 MiB
+// leaves room for long chat messages; 64 levels is far beyond the 3 to 4
+// that any payload uses.
+constexpr size_t kMaxPayloadBytes = 1 << 20;
+constexpr size_t kMaxPayloadJsonDepth = 64;
+
 // Decodes an inner payload. nullopt if it is not JSON with a "type" and an
-// integer timestamp (such an event cannot be ordered and is skipped).
+// integer timestamp (such an event cannot be ordered and is skipped), or
+// goes beyond the bounds above.
 std::optional<DecodedEvent> DecodeEvent(const Hash256& hash, const std::vector<Hash256>& block_refs,
                                         std::string_view payload_json);
 
-// FORMAT.md §5 path rules.
+// Limits of the FILES reading (docs/format-notes.md, "Limits of the FILES
+// reading"). They are rules of the reading, the same on every machine: an
+// event whose path goes beyond one is unusable for FILES, exactly like a
+// malformed path, so the same facts give the same tree everywhere. They
+// bound what one event can cost every reader: each path operation touches
+// at most kMaxHubPathDepth ancestors of at most kMaxHubPathBytes each.
+constexpr size_t kMaxHubPathBytes = 4096;         // Linux PATH_MAX
+constexpr size_t kMaxHubPathSegmentBytes = 1024;  // 255 characters of any script
+constexpr size_t kMaxHubPathDepth = 256;          // segments
+
+// FORMAT.md §5 path rules plus the limits above.
 bool IsValidHubPath(std::string_view path);
+// Why a path is not valid (one line for the person who typed it); nullopt
+// if it is valid.
+std::optional<std::string> HubPathProblem(std::string_view path);
 
 struct FileEntry {
   ContentRef content;
@@ -153,6 +176,7 @@ class FilesReading {
   // Last FILES event that named `path` (as path, fromPath or toPath).
   std::optional<Hash256> LastEventAt(std::string_view path) const;
 
+  // Sorted by path.
   const std::vector<Conflict>& conflicts() const { return conflicts_; }
   // The losing heads at `path`, which a new write there names to resolve it.
   std::vector<Hash256> ConflictingEvents(std::string_view path) const;
@@ -162,6 +186,10 @@ class FilesReading {
   std::optional<DecodedEvent> FindEvent(const Hash256& hash) const;
 
  private:
+  struct Heads {
+    std::set<size_t> positions;
+    std::map<uint32_t, size_t> by_enter;  // the heads that have an interval
+  };
   struct Node {
     Hash256 hash;
     int64_t timestamp = 0;
@@ -173,16 +201,29 @@ class FilesReading {
   bool RestoreState(std::string_view state, size_t from);
   void Apply(size_t k, const DecodedEvent& event);
   void NoteTouched(const std::string& path, size_t k, const std::vector<Hash256>& refs);
-  void MergeHistory(const std::string& path, const std::vector<size_t>& lineage);
+  std::vector<size_t> HistoryPositions(const std::string& path) const;
   void RemoveSubtree(const std::string& path);
+  void AddHead(Heads& heads, size_t k);
+  void DropHead(Heads& heads, size_t k);
   void RemoveFileAncestors(const std::string& path);
   bool IsAncestor(size_t maybe_ancestor, size_t node) const;
+  size_t AncestorAtDepth(size_t node, uint32_t depth) const;
+  void SetJump(size_t k, size_t parent);
   void FinishConflicts();
+  void RefreshConflict(const std::string& path);
 
   std::vector<Node> nodes_;  // canonical order; positions below refer to it
   std::unordered_map<Hash256, size_t> index_;
-  // Causality: parent links form a forest; DFS intervals answer "ancestor of".
+  // Causality: parent links form a forest; DFS intervals answer "ancestor of"
+  // for the ordered events. Events appended after the replay have no
+  // interval: depth and skew-binary jump links (O(log n) level-ancestor
+  // queries) answer for them, and anchor_ is their nearest ancestor that has
+  // an interval. (A walk up the parent links would make n appends cost n².)
   std::vector<uint32_t> enter_, leave_;
+  std::vector<uint32_t> depth_;
+  std::vector<size_t> jump_;
+  std::unordered_map<size_t, size_t> anchor_;  // appended event -> position or SIZE_MAX
+  size_t first_appended_ = 0;                  // positions from here on have no interval
   // Event details (History, FindEvent): an in-memory replay keeps every
   // event it folded; a resumed reading looks them up in the local state and
   // keeps only the events appended through it.
@@ -195,8 +236,20 @@ class FilesReading {
   std::set<std::string> explicit_dirs_;
   int64_t max_timestamp_ = 0;
   std::unordered_map<std::string, size_t> last_event_at_;
-  std::unordered_map<std::string, std::vector<size_t>> history_;
-  std::unordered_map<std::string, std::vector<size_t>> heads_;  // concurrent heads per path
+  // A path's history: the events that named it, and the histories it took
+  // over when a RENAME moved another path onto it (that path's history up
+  // to the RENAME). Links, not copies: copying would make a chain of n
+  // renames cost n² time and memory.
+  struct PathHistory {
+    std::vector<size_t> own;                                 // ascending
+    std::vector<std::pair<size_t, std::string>> moved_from;  // (RENAME position, old path)
+  };
+  std::unordered_map<std::string, PathHistory> history_;
+  // Concurrent heads per path, ascending positions. They form an antichain
+  // (no head is an ancestor of another), so their DFS intervals are
+  // disjoint and at most one of them is an ancestor of a new event: the one
+  // with the largest interval start not after the event's (by_enter).
+  std::unordered_map<std::string, Heads> heads_;
   std::set<std::string> conflicted_paths_;
 
   // Derived from the above.

@@ -21,10 +21,10 @@ Result<std::string> Serialize(const Json& payload) {
 }
 
 Status CheckPath(const std::string& path) {
-  if (!IsValidHubPath(path)) {
+  if (auto problem = HubPathProblem(path)) {
+    // The reading would not use such an event (docs/format-notes.md): refuse to write it.
     return MakeError(ErrorCode::kInvalidArgument,
-                     "invalid hub path \"" + path +
-                         "\" (use a/b/c: no leading or trailing '/', no '.', '..' or empty parts)");
+                     "invalid hub path \"" + ShortPathForMessage(path) + "\": " + *problem);
   }
   return Status::Ok();
 }
@@ -192,6 +192,14 @@ Result<Hash256> FilesWriter::Rename(const std::string& from, const std::string& 
       std::string text,
       Serialize(Json{{"type", "RENAME"}, {"fromPath", from}, {"toPath", to}, {"renamedAt", when}}));
   return Append(text, RefsFor({from, to}, std::nullopt));
+}
+
+std::string ShortPathForMessage(std::string_view path) {
+  constexpr size_t kShown = 120;
+  if (path.size() <= kShown) return std::string(path);
+  size_t cut = kShown;
+  while (cut > 0 && (static_cast<unsigned char>(path[cut]) & 0xC0) == 0x80) --cut;  // whole UTF-8
+  return std::string(path.substr(0, cut)) + "...";
 }
 
 std::optional<std::string> GuessMimeType(std::string_view name) {

@@ -59,6 +59,9 @@ class FilesWriter {
   std::unique_ptr<store::BatchPublisher> batch_;
 };
 
+// A path cut to a length that fits in a one-line message.
+std::string ShortPathForMessage(std::string_view path);
+
 // Suggests a MIME type from a file name's extension (nullopt if unknown).
 std::optional<std::string> GuessMimeType(std::string_view name);
 

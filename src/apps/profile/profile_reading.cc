@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/canonical_json.h"
+#include "base/json_depth.h"
 #include "base/parallel.h"
 
 namespace nb::apps::profile {
@@ -178,8 +179,13 @@ RecordStatus CheckIdentityEvent(const DecodedEvent& event, IdentityProfile* out)
   if (!snapshot && !IsString(protocol, kIdentityRecordProtocol)) return RecordStatus::kNotIdentity;
   const Json* record_text = Member(payload, "record");
   if (record_text == nullptr || !record_text->is_string()) return RecordStatus::kMalformed;
-  Json record =
-      Json::parse(record_text->get_ref<const std::string&>(), nullptr, /*allow_exceptions=*/false);
+  const std::string& record_json = record_text->get_ref<const std::string&>();
+  // The record is JSON inside a string: its escapes hide its nesting from
+  // the payload's own check.
+  if (!JsonNestingAtMost(record_json, files::kMaxPayloadJsonDepth)) {
+    return RecordStatus::kMalformed;
+  }
+  Json record = Json::parse(record_json, nullptr, /*allow_exceptions=*/false);
   RecordStatus status;
   if (snapshot) {
     status = CheckSnapshot(record, out);

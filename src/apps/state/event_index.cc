@@ -139,42 +139,79 @@ Result<RefreshReport> EventIndex::Refresh(unsigned threads) {
     if (stored != *mtime) changed.emplace_back(r, *mtime);
   }
   (void)any_missing_root_dir;
-  if (changed.empty()) return report;
-  report.listed = true;
+  report.listed = !changed.empty();
 
-  // Every event the index knows of this hub (names only: a known name is
-  // not checked again, so reopening costs no per-file stat).
-  std::unordered_map<crypto::Hash256, bool> known;  // hash -> seen in a listing
+  // Every event the index knows of this hub, with the size and mtime its
+  // file had when it was verified.
+  struct KnownFile {
+    store::EntryStat stat;
+    bool seen = false;  // in a listing of this refresh
+  };
+  std::unordered_map<crypto::Hash256, KnownFile> known;
   {
-    NB_ASSIGN_OR_RETURN(Statement all, db_->Prepare("SELECT hash FROM events WHERE hub=?"));
+    NB_ASSIGN_OR_RETURN(Statement all,
+                        db_->Prepare("SELECT hash, size, mtime_ns FROM events WHERE hub=?"));
     all.Bind(1, hub_id);
     for (;;) {
       NB_ASSIGN_OR_RETURN(bool row, all.Step());
       if (!row) break;
-      known.emplace(HashFromBlob(all.Blob(0)), false);
+      known.emplace(HashFromBlob(all.Blob(0)),
+                    KnownFile{{static_cast<uint64_t>(all.Int(1)), all.Int(2)}, false});
     }
   }
 
-  // List every root (a hash may move between roots), find what is new.
   struct Candidate {
     crypto::Hash256 hash;
     store::EntryStat stat;
+    bool recheck = false;  // a known event whose file changed in place
   };
   std::vector<Candidate> candidates;
   std::unordered_set<crypto::Hash256> listed;
-  for (auto& root : store.roots()) {
-    NB_ASSIGN_OR_RETURN(auto hashes, root.ListEvents(hub_id));
-    for (const auto& hash : hashes) {
-      if (!listed.insert(hash).second) continue;
-      auto it = known.find(hash);
-      if (it != known.end()) {
-        it->second = true;
-        continue;
+  if (report.listed) {
+    // List every root (a hash may move between roots), find what is new.
+    for (auto& root : store.roots()) {
+      NB_ASSIGN_OR_RETURN(auto hashes, root.ListEvents(hub_id));
+      for (const auto& hash : hashes) {
+        if (!listed.insert(hash).second) continue;
+        auto it = known.find(hash);
+        if (it != known.end()) {
+          it->second.seen = true;
+          continue;
+        }
+        auto st = root.StatEvent(hub_id, hash);
+        if (st.ok()) candidates.push_back(Candidate{hash, *st, false});
       }
-      auto st = root.StatEvent(hub_id, hash);
-      if (st.ok()) candidates.push_back(Candidate{hash, *st});
     }
   }
+
+  // A file rewritten in place keeps its name and its directory's mtime:
+  // only its own size and mtime tell. Each known file is stat'ed (every
+  // core) and one that differs from what was verified is read and verified
+  // again; a corrupt one is quarantined and leaves the index.
+  {
+    std::vector<std::pair<crypto::Hash256, store::EntryStat>> files;
+    files.reserve(known.size());
+    for (const auto& [hash, file] : known) {
+      if (!report.listed || file.seen) files.emplace_back(hash, file.stat);
+    }
+    std::vector<std::optional<store::EntryStat>> now(files.size());
+    ParallelFor(files.size(), threads, [&](size_t i) {
+      for (auto& root : store.roots()) {
+        auto st = root.StatEvent(hub_id, files[i].first);
+        if (st.ok()) {
+          now[i] = *st;
+          return;
+        }
+      }
+    });
+    for (size_t i = 0; i < files.size(); ++i) {
+      if (!now[i]) continue;  // gone: the next listing drops it
+      if (now[i]->size != files[i].second.size || now[i]->mtime_ns != files[i].second.mtime_ns) {
+        candidates.push_back(Candidate{files[i].first, *now[i], true});
+      }
+    }
+  }
+  if (candidates.empty() && !report.listed) return report;
 
   // Verify and decode the new files on every core, a slice at a time so
   // memory stays bounded however large the hub (and an interrupted cold
@@ -196,9 +233,20 @@ Result<RefreshReport> EventIndex::Refresh(unsigned threads) {
       const auto& c = candidates[begin + i];
       if (outcome.refused) {
         report.refused.push_back(log::RefusedEvent{c.hash, *outcome.refused});
+        if (c.recheck) {
+          NB_RETURN_IF_ERROR(Forget(c.hash));
+          ++report.removed;
+        }
         continue;
       }
       if (!outcome.event) continue;
+      if (c.recheck) {
+        // Still valid (e.g. the same event re-serialized): only the stat is new.
+        NB_RETURN_IF_ERROR(Store(c.hash, c.stat, outcome.event->envelope.block_refs,
+                                 outcome.decoded ? &*outcome.decoded : nullptr, outcome.kind,
+                                 outcome.payload, outcome.chat ? &*outcome.chat : nullptr));
+        continue;
+      }
       NB_RETURN_IF_ERROR(Store(c.hash, c.stat, outcome.event->envelope.block_refs,
                                outcome.decoded ? &*outcome.decoded : nullptr, outcome.kind,
                                outcome.payload, outcome.chat ? &*outcome.chat : nullptr));
@@ -240,16 +288,12 @@ Result<RefreshReport> EventIndex::Refresh(unsigned threads) {
   }
   if (storing.valid()) NB_RETURN_IF_ERROR(storing.get());
 
+  if (!report.listed) return report;
   StateDb::Transaction txn(db_);
   // Files that vanished from every root leave the index.
-  NB_ASSIGN_OR_RETURN(Statement drop, db_->Prepare("DELETE FROM events WHERE hub=? AND hash=?"));
-  NB_ASSIGN_OR_RETURN(Statement drop_chat, db_->Prepare("DELETE FROM chat WHERE hub=? AND hash=?"));
-  for (const auto& [hash, seen] : known) {
-    if (seen || listed.count(hash)) continue;
-    drop.Bind(1, hub_id).BindBlob(2, hash.bytes);
-    NB_RETURN_IF_ERROR(drop.Run());
-    drop_chat.Bind(1, hub_id).BindBlob(2, hash.bytes);
-    NB_RETURN_IF_ERROR(drop_chat.Run());
+  for (const auto& [hash, file] : known) {
+    if (file.seen || listed.count(hash)) continue;
+    NB_RETURN_IF_ERROR(Forget(hash));
     ++report.removed;
   }
   // Remember the listing. A directory modified in the last two seconds may
@@ -265,6 +309,15 @@ Result<RefreshReport> EventIndex::Refresh(unsigned threads) {
   }
   NB_RETURN_IF_ERROR(txn.Commit());
   return report;
+}
+
+Status EventIndex::Forget(const crypto::Hash256& hash) {
+  if (!drop_event_) {
+    NB_ASSIGN_OR_RETURN(drop_event_, db_->Prepare("DELETE FROM events WHERE hub=? AND hash=?"));
+    NB_ASSIGN_OR_RETURN(drop_chat_, db_->Prepare("DELETE FROM chat WHERE hub=? AND hash=?"));
+  }
+  NB_RETURN_IF_ERROR(drop_event_->Bind(1, hub_->id()).BindBlob(2, hash.bytes).Run());
+  return drop_chat_->Bind(1, hub_->id()).BindBlob(2, hash.bytes).Run();
 }
 
 Result<std::vector<files::DecodedEvent>> EventIndex::LoadAll(unsigned kinds) {

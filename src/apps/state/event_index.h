@@ -1,10 +1,12 @@
 // The verified-event index of one hub: which event files were already
 // checked (hash, signature, channel) and decoded, keyed by hash with the
-// file's size and mtime. Reopening a hub costs a stat of each channel
-// directory when nothing changed, and verifies only files with new names
-// otherwise (both cores). A known name is not checked again: its bytes were
-// verified when it was indexed, and `nearbytes verify` re-checks files. Events whose files vanished
-// (quarantined, or removed by another program) leave the index on the next refresh.
+// file's size and mtime when it was verified. Reopening a hub costs a stat
+// of each channel directory and of each known event file (both cores); it
+// verifies files with new names, and verifies again a known file whose size
+// or mtime changed (rewritten in place: its directory's mtime does not
+// tell). A changed file that no longer verifies is quarantined and leaves
+// the index, as do events whose files vanished (quarantined, or removed by
+// another program). `nearbytes verify` still re-reads every byte.
 #pragma once
 
 #include <optional>
@@ -83,7 +85,11 @@ class EventIndex {
 
   StateDb* db_;
   hub::Hub* hub_;
+  // Removes an event from the index (its file vanished or no longer verifies).
+  Status Forget(const crypto::Hash256& hash);
+
   std::optional<Statement> put_event_, put_chat_;  // prepared once, reused
+  std::optional<Statement> drop_event_, drop_chat_;
   bool keep_added_ = true;
 };
 
