@@ -180,6 +180,12 @@ Result<std::string> Context::ReadSecretOnce() {
     return first;
   }
   auto keyring = hub::Keyring::Load(hub::HomeDir());
+  if (!keyring.ok()) {
+    // Without the remembered secrets we may still be given one; say why
+    // they were not used rather than failing on a missing secret alone.
+    std::cerr << "nearbytes: warning: remembered secrets not used: " << keyring.error().message
+              << "\n";
+  }
   if (!options.hub.empty()) {
     if (!keyring.ok()) return keyring.error();
     NB_ASSIGN_OR_RETURN(std::string id, ResolveRememberedHub(options.hub, keyring->secrets()));

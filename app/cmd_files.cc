@@ -873,6 +873,9 @@ Result<int> Export(Context& ctx, const ExportArgs& args) {
         apps::files::ContentSize(store, hub_key, it->second.content, it->second.wrapped_key);
     if (size.ok()) total += *size;
   }
+  if (args.local.empty()) {
+    return MakeError(ErrorCode::kInvalidArgument, "export needs a local directory to write to");
+  }
   fs::path root(args.local);
   NB_RETURN_IF_ERROR(store::EnsureDirectory(root));
   // One line per file left out; the export goes on.
@@ -1030,6 +1033,7 @@ Result<int> History(Context& ctx, const std::string& raw) {
   const FilesReading& reading = session.writer->reading();
   std::string path = NormalizeHubPath(raw);
   auto versions = reading.History(path);
+  if (path.empty()) return MakeError(ErrorCode::kInvalidArgument, "history needs a hub path");
   if (versions.empty()) return MakeError(ErrorCode::kNotFound, "no history for " + path);
   auto& store = session.hub->store();
   const auto& hub_key = session.hub->keys().symmetric_key();

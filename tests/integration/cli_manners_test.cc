@@ -494,3 +494,36 @@ TEST_F(CliManners, FileNamesWithEscapesAreShownEscapedOnATerminal) {
 
 }  // namespace
 }  // namespace nb
+
+namespace nb {
+namespace {
+
+TEST(CliSecrets, ADamagedSecretsFileIsNamedNotIgnored) {
+  TempDir home;
+  ASSERT_EQ(RunCli({"hub", "create", "--no-remember"},
+                   {{"NEARBYTES_HOME", home.path().string()}, {"NEARBYTES_SECRET", kSecret}})
+                .exit_code,
+            0);
+  WriteText(home.path() / "secrets", "[1,2");
+  ::chmod((home.path() / "secrets").c_str(), 0600);
+  RunResult r = RunCli({"hub", "info"}, {{"NEARBYTES_HOME", home.path().string()}});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("remembered secrets not used"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find((home.path() / "secrets").string()), std::string::npos) << r.err;
+}
+
+TEST(CliEdges, EmptyArgumentsGetAClearLine) {
+  TempDir home;
+  std::map<std::string, std::string> env{{"NEARBYTES_HOME", home.path().string()},
+                                         {"NEARBYTES_SECRET", kSecret}};
+  ASSERT_EQ(RunCli({"hub", "create"}, env).exit_code, 0);
+  RunResult r = RunCli({"export", "", ""}, env);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "nearbytes: export needs a local directory to write to\n");
+  r = RunCli({"history", ""}, env);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "nearbytes: history needs a hub path\n");
+}
+
+}  // namespace
+}  // namespace nb
