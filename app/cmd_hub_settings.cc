@@ -16,7 +16,8 @@ std::string ReferenceModeText(const apps::HubSettings& settings) {
     return "one block per file (reference-compatible: the reference software reads every file; "
            "switch off: nearbytes hub set reference-compatible off)";
   }
-  return "chunked (default: the reference software cannot read files over 4 MiB; "
+  return "chunked (default: the reference software cannot read our chunked files, most "
+         "files over 256 KiB; "
          "switch: nearbytes hub set reference-compatible on)";
 }
 
@@ -72,8 +73,9 @@ void RegisterHubSettingsCommands(CLI::App* hub, Context& ctx) {
       "Settings:\n"
       "  reference-compatible on|off   on: every file put is written as one block\n"
       "                                (nb.content.single.v1), which the reference Nearbytes\n"
-      "                                software reads; off (the default): files over 4 MiB\n"
-      "                                are chunked (deduplicated, but unreadable there).\n"
+      "                                software reads; off (the default): most files over\n"
+      "                                256 KiB are chunked (deduplicated, but unreadable\n"
+      "                                there).\n"
       "                                Files already in the hub keep their layout.\n"
       "Examples:\n"
       "  nearbytes hub set reference-compatible on\n"

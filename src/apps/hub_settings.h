@@ -33,7 +33,7 @@ constexpr std::string_view kHubSettingsProtocol = "nb.hub.settings.v1";
 
 struct HubSettings {
   // Every file is written as one block (nb.content.single.v1), so the
-  // reference software reads it; default hubs chunk files over 4 MiB.
+  // reference software reads it; default hubs chunk most files over 256 KiB.
   bool reference_compatible = false;
   // The record that set these values (nullopt: defaults, no record yet).
   std::optional<crypto::Hash256> record_event;
