@@ -22,6 +22,46 @@ std::string UnknownCommand(CLI::App& app, int argc, char** argv) {
   return "";
 }
 
+// Examples for the commands whose registration gives none (each command's
+// --help teaches with its own lines, not the general ones).
+void AddExamples(CLI::App& app) {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> examples = {
+      {{"hub", "list"}, "  nearbytes hub list\n  nearbytes --hub team ls      # use one of them"},
+      {{"hub", "forget"},
+       "  nearbytes --hub team hub forget   # the hub's data stays; its secret leaves this "
+       "machine"},
+      {{"gc"},
+       "  nearbytes gc                 # what would go (dry run)\n"
+       "  nearbytes gc --yes           # remove it (after a clean verify)"},
+      {{"say"}, "  nearbytes say \"hello everyone\"\n  echo \"from a script\" | nearbytes say -"},
+      {{"chat"},
+       "  nearbytes chat -n 20\n  nearbytes chat --follow\n  nearbytes --json chat | jq "
+       "'.messages[-1]'"},
+      {{"profile"},
+       "  nearbytes profile init\n  nearbytes profile set --name Ada\n  nearbytes profile show"},
+      {{"profile", "init"},
+       "  nearbytes profile init       # one identity for every hub on this machine"},
+      {{"profile", "set"}, "  nearbytes profile set --name Ada --bio \"maps and boats\""},
+      {{"profile", "show"}, "  nearbytes profile show"},
+      {{"members"}, "  nearbytes members\n  nearbytes --json members"},
+      {{"store", "add-root"}, "  nearbytes store add-root ~/Dropbox/nearbytes"},
+      {{"store", "remove-root"}, "  nearbytes store remove-root ~/Dropbox/nearbytes"},
+      {{"store", "roots"}, "  nearbytes store roots"},
+  };
+  for (const auto& [path, text] : examples) {
+    CLI::App* command = &app;
+    for (const auto& name : path) {
+      try {
+        command = command->get_subcommand(name);
+      } catch (const CLI::OptionNotFound&) {
+        command = nullptr;
+        break;
+      }
+    }
+    if (command != nullptr) command->footer("Examples:\n" + text);
+  }
+}
+
 bool WantsJson(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     if (std::string_view(argv[i]) == "--json") return true;
@@ -66,6 +106,7 @@ int main(int argc, char** argv) {
   nb::cli::RegisterFilesCommands(app, ctx);
   nb::cli::RegisterFolderSyncCommands(app, ctx);
   nb::cli::RegisterChatCommands(app, ctx);
+  AddExamples(app);
 
   try {
     app.parse(argc, argv);

@@ -392,12 +392,57 @@ TEST_F(CliManners, JsonErrorsAreJsonAndUnknownCommandsAreNamed) {
   EXPECT_EQ(Json::parse(r.out)["error"]["code"], "invalid_argument");
 }
 
-TEST_F(CliManners, EveryCommandsHelpHasExamples) {
-  for (const char* command : {"put", "get", "ls", "find", "du", "cat", "restore", "export", "rm",
-                              "mv", "mkdir", "history", "conflicts"}) {
-    RunResult r = Run({command, "--help"});
-    EXPECT_EQ(r.exit_code, 0) << command;
-    EXPECT_NE(r.out.find("Examples:"), std::string::npos) << command << ": " << r.out;
+TEST_F(CliManners, EveryCommandsHelpHasItsOwnExamples) {
+  // Subcommands inherit the general examples; each must show lines of its own.
+  const std::vector<std::vector<std::string>> commands = {{"hub", "create"},
+                                                          {"hub", "info"},
+                                                          {"hub", "list"},
+                                                          {"hub", "forget"},
+                                                          {"hub", "set"},
+                                                          {"log"},
+                                                          {"verify"},
+                                                          {"gc"},
+                                                          {"say"},
+                                                          {"chat"},
+                                                          {"profile", "init"},
+                                                          {"profile", "set"},
+                                                          {"profile", "show"},
+                                                          {"members"},
+                                                          {"sync"},
+                                                          {"store", "add-root"},
+                                                          {"store", "remove-root"},
+                                                          {"store", "roots"},
+                                                          {"put"},
+                                                          {"get"},
+                                                          {"ls"},
+                                                          {"find"},
+                                                          {"du"},
+                                                          {"cat"},
+                                                          {"restore"},
+                                                          {"export"},
+                                                          {"rm"},
+                                                          {"mv"},
+                                                          {"mkdir"},
+                                                          {"history"},
+                                                          {"conflicts"}};
+  for (const auto& command : commands) {
+    std::vector<std::string> args = command;
+    args.push_back("--help");
+    RunResult r = Run(args);
+    std::string name;
+    for (const auto& word : command) name += (name.empty() ? "" : " ") + word;
+    EXPECT_EQ(r.exit_code, 0) << name;
+    size_t examples = r.out.find("Examples:");
+    ASSERT_NE(examples, std::string::npos) << name << ": " << r.out;
+    std::string tail = r.out.substr(examples);
+    bool own = false;
+    for (size_t at = tail.find("nearbytes "); at != std::string::npos && !own;
+         at = tail.find("nearbytes ", at + 1)) {
+      size_t line_end = tail.find('\n', at);
+      std::string line = tail.substr(at, line_end - at);
+      own = line.find(" " + name) != std::string::npos;
+    }
+    EXPECT_TRUE(own) << name << " has no example of its own:\n" << tail;
   }
 }
 
