@@ -12,6 +12,7 @@
 
 #include <map>
 
+#include "apps/canonical_json.h"
 #include "apps/files/content_check.h"
 #include "apps/files/file_content.h"
 #include "apps/files/files_at.h"
@@ -145,6 +146,22 @@ Status PlanTree(const fs::path& root, const std::string& hub_root, PutPlan& plan
   return Status::Ok();
 }
 
+// A name that is not text, shown so the user can find it: bytes outside
+// printable ASCII as \xNN.
+std::string EscapeBytes(std::string_view name) {
+  std::string out;
+  for (unsigned char c : name) {
+    if (c < 0x20 || c >= 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof(buf), "\\x%02x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
 std::string DisplayLocal(const std::string& local) {
   return local == "-" ? "standard input" : local;
 }
@@ -232,6 +249,11 @@ Result<int> Put(Context& ctx, const std::vector<std::string>& sources, const std
   }
   // Before anything is stored: the reading would not use an event beyond its limits.
   for (const auto& item : plan.files) {
+    if (!apps::IsValidUtf8(item.hub_path)) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "cannot store " + EscapeBytes(item.local) +
+                           ": its name is not valid UTF-8 (hub paths are text); rename it first");
+    }
     if (auto problem = apps::files::HubPathProblem(item.hub_path)) {
       return MakeError(ErrorCode::kInvalidArgument,
                        "cannot store " + item.local + " as \"" +

@@ -572,3 +572,24 @@ TEST(CliEdges, EmptyArgumentsGetAClearLine) {
 
 }  // namespace
 }  // namespace nb
+
+namespace nb {
+namespace {
+
+TEST_F(CliManners, ANameThatIsNotUtf8IsRefusedBeforeAnythingIsStored) {
+  std::string name = "n\xffme.txt";
+  WriteText(work_ / "bad" / name, "content\n");
+  size_t before = EventCount();
+  RunResult r = Run({"put", (work_ / "bad").string()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("not valid UTF-8"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("n\\xffme.txt"), std::string::npos) << "names the file: " << r.err;
+  EXPECT_EQ(EventCount(), before);
+  size_t blocks = 0;
+  for (const auto& e : fs::directory_iterator(StorePath() / "blocks"))
+    blocks += e.is_regular_file();
+  EXPECT_EQ(blocks, 0u);
+}
+
+}  // namespace
+}  // namespace nb
