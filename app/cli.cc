@@ -165,7 +165,19 @@ Result<std::string> ResolveRememberedHub(const std::string& wanted,
 }
 
 Result<std::string> Context::ReadSecretOnce() {
-  if (!options.secret_file.empty()) return ReadSecretFile(options.secret_file);
+  if (!options.secret_file.empty()) {
+    if (!options.hub.empty()) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "--hub and --secret-file both choose a hub: give one of them");
+    }
+    return ReadSecretFile(options.secret_file);
+  }
+  // An explicit --hub wins over a secret exported in the environment.
+  if (!options.hub.empty() && !confirm_typed_secret_) {
+    NB_ASSIGN_OR_RETURN(hub::Keyring keyring, hub::Keyring::Load(hub::HomeDir()));
+    NB_ASSIGN_OR_RETURN(std::string id, ResolveRememberedHub(options.hub, keyring.secrets()));
+    return keyring.secrets().at(id);
+  }
   if (const char* env = std::getenv("NEARBYTES_SECRET"); env != nullptr && *env != '\0') {
     return std::string(env);
   }
@@ -185,11 +197,6 @@ Result<std::string> Context::ReadSecretOnce() {
     // they were not used rather than failing on a missing secret alone.
     std::cerr << "nearbytes: warning: remembered secrets not used: " << keyring.error().message
               << "\n";
-  }
-  if (!options.hub.empty()) {
-    if (!keyring.ok()) return keyring.error();
-    NB_ASSIGN_OR_RETURN(std::string id, ResolveRememberedHub(options.hub, keyring->secrets()));
-    return keyring->secrets().at(id);
   }
   // A machine that holds exactly one hub's secret opens that hub.
   if (keyring.ok() && keyring->secrets().size() == 1) return keyring->secrets().begin()->second;

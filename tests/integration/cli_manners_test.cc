@@ -468,6 +468,9 @@ TEST(CliSecrets, HubOptionPicksARememberedHubAndAmbiguityListsThem) {
   EXPECT_EQ(Json::parse(r.out)["name"], "beta");
   r = RunCli({"--json", "--hub", beta_id.substr(0, 10), "hub", "info"}, env);
   EXPECT_EQ(Json::parse(r.out)["id"], beta_id);
+  // An explicit --hub wins over a secret exported in the environment.
+  r = RunCli({"--json", "--hub", "beta", "hub", "info"}, with("alpha:first long secret words"));
+  EXPECT_EQ(Json::parse(r.out)["id"], beta_id);
   r = RunCli({"--hub", "gamma", "hub", "info"}, env);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("matches no remembered hub"), std::string::npos) << r.err;
