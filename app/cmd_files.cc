@@ -720,6 +720,9 @@ Result<LocalState> CompareLocal(store::Store& store, const crypto::SymmetricKey&
                      "cannot read " + target.string() + ": " + store::ErrnoText(errno));
   }
   if (!S_ISREG(st.st_mode)) return LocalState::kNotAFile;
+  // Different sizes: no need to read either side.
+  auto size = apps::files::ContentSize(store, hub_key, entry.content, entry.wrapped_key);
+  if (size.ok() && *size != static_cast<uint64_t>(st.st_size)) return LocalState::kDifferent;
   int fd = ::open(target.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) return LocalState::kDifferent;  // unreadable: treat as different
   bool same = true;
