@@ -993,15 +993,17 @@ Result<int> Restore(Context& ctx, const std::string& raw, const std::string& at)
     past = std::move(chosen.past);
     when = "at " + chosen.at_label;
   } else {
+    // Without --at, restore undoes a removal: a path that is live now (even
+    // one removed once and written again) is left alone.
+    if (live.IsFile(path) || live.IsDirectory(path)) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       path +
+                           " exists now; to bring back an older state use --at EVENT|TIME "
+                           "(see `nearbytes history " +
+                           path + "`)");
+    }
     NB_ASSIGN_OR_RETURN(past, apps::files::ReadingBeforeRemoval(live, path));
     if (!past) {
-      if (live.IsFile(path) || live.IsDirectory(path)) {
-        return MakeError(ErrorCode::kInvalidArgument,
-                         path +
-                             " was never removed; to bring back an older state use --at "
-                             "EVENT|TIME (see `nearbytes history " +
-                             path + "`)");
-      }
       return MakeError(ErrorCode::kNotFound, "no such file or directory in the history: " + path);
     }
     when = "before it was removed";
@@ -1022,6 +1024,7 @@ Result<int> Restore(Context& ctx, const std::string& raw, const std::string& at)
   }
   writer.BeginBatch();
   size_t restored = 0, unchanged = 0;
+  std::vector<std::string> incomplete;  // restored, but their content is not here
   for (const auto& [file_path, entry] : files) {
     auto now = live.files().find(file_path);
     if (now != live.files().end() && now->second.content.hash == entry.content.hash) {
@@ -1031,6 +1034,10 @@ Result<int> Restore(Context& ctx, const std::string& raw, const std::string& at)
     NB_RETURN_IF_ERROR(
         writer.CreateFile(file_path, entry.content, entry.wrapped_key, entry.mime_type));
     ++restored;
+    auto presence =
+        apps::files::CheckContentPresence(session.hub->store(), session.hub->keys().symmetric_key(),
+                                          entry.content, entry.wrapped_key);
+    if (!presence.complete()) incomplete.push_back(file_path);
   }
   if (past->IsDirectory(path)) {
     for (const auto& dir : past->explicit_dirs()) {
@@ -1047,6 +1054,11 @@ Result<int> Restore(Context& ctx, const std::string& raw, const std::string& at)
               << when;
     if (unchanged > 0) std::cout << " (" << unchanged << " already as then)";
     std::cout << "\n";
+  }
+  for (const auto& file_path : incomplete) {
+    std::cerr << "nearbytes: warning: " << TerminalText(file_path)
+              << " is back, but its content is not on this device; a sync with one that has "
+                 "it makes it readable\n";
   }
   return 0;
 }

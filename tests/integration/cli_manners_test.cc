@@ -369,6 +369,10 @@ TEST_F(CliManners, RestoreBringsBackADeletedFolderAndTimeTravelShowsThePast) {
   EXPECT_EQ(Run({"export", "/", out.string(), "--at", after_put}).exit_code, 0);
   EXPECT_TRUE(fs::exists(out / "album"));
 
+  // Without --at, a live path is left alone (restore undoes removals).
+  r = Run({"restore", "album"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("album exists now"), std::string::npos) << r.err;
   r = Run({"restore", "never-there"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("never-there"), std::string::npos);
