@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstring>
 #include <fstream>
 #include <random>
@@ -239,6 +240,37 @@ TEST(BlockStreamCopyCliTest, SyncingAHubWithA300MBBlockKeepsMemoryFlat) {
     ++verified;
   }
   EXPECT_EQ(verified, 1u);
+
+  // A sync killed while it streams the block leaves no block under its
+  // name, only a temp that the next writer reaps; the next sync completes.
+  fs::path stick2 = dir / "stick2";
+  int pid = nb::testing::SpawnCli({"sync", "--create", stick2.string()}, env);
+  bool saw_temp = false;
+  for (int i = 0; i < 20000 && !saw_temp; ++i) {
+    saw_temp = TempsIn(stick2 / "blocks") > 0;
+    if (!saw_temp) ::usleep(200);
+  }
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  if (saw_temp && WIFSIGNALED(status)) {
+    auto killed = StorageRoot::Open(stick2, false);
+    ASSERT_TRUE(killed.ok());
+    auto [hash, size] = LargestBlock(*killed);
+    if (size == largest) {
+      EXPECT_TRUE(killed->VerifyBlock(hash).ok());  // published only whole
+    }
+  }
+  std::printf("[ info ] sync killed %s\n",
+              saw_temp && WIFSIGNALED(status) ? "while it streamed" : "too late (finished)");
+  auto again = nb::testing::RunCli({"sync", "--create", stick2.string()}, env);
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(TempsIn(stick2 / "blocks"), 0u);
+  auto synced = StorageRoot::Open(stick2, false);
+  ASSERT_TRUE(synced.ok());
+  auto [hash, size] = LargestBlock(*synced);
+  EXPECT_EQ(size, largest);
+  EXPECT_TRUE(synced->VerifyBlock(hash).ok());
 }
 
 }  // namespace
