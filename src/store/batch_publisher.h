@@ -17,12 +17,14 @@
 
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "base/bytes.h"
 #include "base/status.h"
 #include "store/storage_root.h"
+#include "store/store.h"
 
 namespace nb::store {
 
@@ -38,6 +40,25 @@ class BatchPublisher {
 
   // Stages a block unless the root already has it. True if staged.
   Result<bool> StageBlock(const Hash256& hash, ByteSpan bytes);
+  // The outcome of StageBlockCopy.
+  struct BlockCopy {
+    bool staged = false;  // false: the destination already had the block
+    uint64_t bytes = 0;   // the block's size
+    // Set when `source` has no good copy (kNotFound, kCorrupt: a copy that
+    // failed its hash was quarantined at the source, kIo); nothing staged.
+    std::optional<Error> unreadable;
+  };
+  // Stages a copy of the block `hash` read from `source` (any of its roots,
+  // the primary first, as Store::GetBlock), verified on the way: nothing is
+  // staged unless the bytes hash to the name, and a source copy that does
+  // not is quarantined (and reported as a store incident) exactly as
+  // GetBlock does. Blocks above kStreamedCopyAbove are streamed through a
+  // fixed buffer straight into the staged temp file, so memory stays flat
+  // whatever the block's size (the reference writes whole files as one
+  // block). An error is the destination's (cannot create or write).
+  Result<BlockCopy> StageBlockCopy(Store& source, const Hash256& hash);
+  static constexpr uint64_t kStreamedCopyAbove = 8u << 20;
+
   // Stages an event file (the caller has validated it).
   Status StageEvent(const std::string& channel, const Hash256& hash, ByteSpan bytes);
 
@@ -57,6 +78,10 @@ class BatchPublisher {
   };
   Status Stage(const std::filesystem::path& dir, const std::string& name, ByteSpan bytes,
                Phase phase);
+  Result<BlockCopy> StageBlockCopyFrom(StorageRoot& source, const Hash256& hash);
+  // Creates a temp for `final_name` in `dir` (O_EXCL|O_NOFOLLOW); the fd.
+  Result<int> CreateTemp(const std::filesystem::path& dir, const std::string& final_name,
+                         const std::string& temp_name);
 
   StorageRoot* root_;
   mutable std::mutex mu_;

@@ -91,13 +91,15 @@ Result<bool> StorageRoot::PutBlockVerified(const Hash256& hash, ByteSpan bytes,
 Result<Bytes> StorageRoot::GetBlock(const Hash256& hash, bool verify) {
   fs::path path = block_path(hash);
   NB_ASSIGN_OR_RETURN(Bytes bytes, ReadFileBytes(path, kMaxBlockSize));
-  if (verify && crypto::Sha256(bytes) != hash) {
-    auto moved = Quarantine(path, "content does not match its hash");
-    std::string where = moved.ok() ? "moved to " + moved->string() : "could not quarantine it";
-    return MakeError(ErrorCode::kCorrupt,
-                     "block " + hash.Hex() + " in " + path_.string() + " is corrupt; " + where);
-  }
+  if (verify && crypto::Sha256(bytes) != hash) return QuarantineCorruptBlock(hash);
   return bytes;
+}
+
+Error StorageRoot::QuarantineCorruptBlock(const Hash256& hash) {
+  auto moved = Quarantine(block_path(hash), "content does not match its hash");
+  std::string where = moved.ok() ? "moved to " + moved->string() : "could not quarantine it";
+  return MakeError(ErrorCode::kCorrupt,
+                   "block " + hash.Hex() + " in " + path_.string() + " is corrupt; " + where);
 }
 
 Status StorageRoot::VerifyBlock(const Hash256& hash) {
@@ -120,10 +122,7 @@ Status StorageRoot::VerifyBlock(const Hash256& hash) {
   ::close(fd);
   if (!read_ok) return MakeError(ErrorCode::kIo, "cannot read " + path.string());
   if (stream.Finish() == hash) return Status::Ok();
-  auto moved = Quarantine(path, "content does not match its hash");
-  std::string where = moved.ok() ? "moved to " + moved->string() : "could not quarantine it";
-  return MakeError(ErrorCode::kCorrupt,
-                   "block " + hash.Hex() + " in " + path_.string() + " is corrupt; " + where);
+  return QuarantineCorruptBlock(hash);
 }
 
 bool StorageRoot::HasBlock(const Hash256& hash) const { return IsRegularFile(block_path(hash)); }

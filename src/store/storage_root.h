@@ -80,6 +80,10 @@ class StorageRoot {
                               const PublishOptions& options = {});
   Status CreateChannel(const std::string& channel);
 
+  // Moves this root's copy of a block whose bytes do not hash to its name
+  // into quarantine; returns the kCorrupt error that says so (and where it
+  // went). For readers that have just found the mismatch.
+  Error QuarantineCorruptBlock(const Hash256& hash);
   // Moves a file of this root (given by its path) into .nearbytes/quarantine/,
   // keeping its name, so nothing is lost and nothing corrupt is served.
   Result<fs::path> Quarantine(const fs::path& file, const std::string& reason);

@@ -333,28 +333,26 @@ Result<CarryStats> Carry(store::Store& from, store::Store& to,
     }
     ParallelFor(end - next, threads, [&](size_t k) {
       const auto& hash = blocks[next + k];
-      auto bytes = from.GetBlock(hash);  // verifies; a corrupt copy is quarantined at the source
-      if (!bytes.ok()) {
-        std::lock_guard<std::mutex> lock(mu);
-        if (bytes.error().code == ErrorCode::kCorrupt) {
-          rejected->push_back(bytes.error().message + " (not copied)");
-          corrupt_at_source.push_back(hash);
-        }
-        return;
-      }
-      auto staged = batch.StageBlock(hash, *bytes);
+      // Verified on the way, large blocks streamed (memory stays flat); a
+      // corrupt copy is quarantined at the source and nothing is staged.
+      auto copy = batch.StageBlockCopy(from, hash);
       std::lock_guard<std::mutex> lock(mu);
-      if (!staged.ok()) {
+      if (!copy.ok()) {
         if (!failure) {
-          failure = staged.error();
+          failure = copy.error();
           failure->message =
               NameTheRealFile(failure->message, to.primary().blocks_dir(), hash.Hex() + ".bin");
         }
-      } else if (landed.push_back(hash); *staged) {
+      } else if (copy->unreadable) {
+        if (copy->unreadable->code == ErrorCode::kCorrupt) {
+          rejected->push_back(copy->unreadable->message + " (not copied)");
+          corrupt_at_source.push_back(hash);
+        }
+      } else if (landed.push_back(hash); copy->staged) {
         ++stats.blocks;
         if (needed_by_present.count(hash) && !needed_by_new.count(hash)) ++stats.repaired;
-        stats.bytes += bytes->size();
-        copied_bytes += bytes->size();
+        stats.bytes += copy->bytes;
+        copied_bytes += copy->bytes;
         if (progress) progress(copied_bytes);
       }
     });
