@@ -122,7 +122,10 @@ struct SayOptions {
 Result<int> Say(Context& ctx, const SayOptions& options) {
   std::string body;
   if (options.words.size() == 1 && options.words[0] == "-") {
-    body.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+    // Bounded: one byte past the limit is enough to refuse it.
+    body.resize(apps::chat::kMaxMessageBytes + 1);
+    std::cin.read(body.data(), static_cast<std::streamsize>(body.size()));
+    body.resize(static_cast<size_t>(std::cin.gcount()));
   } else {
     for (size_t i = 0; i < options.words.size(); ++i) {
       if (i > 0) body.push_back(' ');

@@ -600,3 +600,18 @@ TEST_F(CliManners, ANameThatIsNotUtf8IsRefusedBeforeAnythingIsStored) {
 
 }  // namespace
 }  // namespace nb
+
+namespace nb {
+namespace {
+
+TEST_F(CliManners, AMessageFromStandardInputIsBounded) {
+  // Before, `yes | nearbytes say -` read until memory ran out.
+  RunResult r = Run({"say", "-"}, std::string(200 * 1024, 'y'));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("longer than 64 KiB"), std::string::npos) << r.err;
+  r = Run({"say", "-"}, "a line from a script\n");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
+}  // namespace
+}  // namespace nb

@@ -71,6 +71,11 @@ const char* AuthorStatusName(AuthorStatus status) {
 }
 
 Result<std::string> NormalizeBody(std::string_view body) {
+  if (body.size() > kMaxMessageBytes) {
+    return MakeError(
+        ErrorCode::kInvalidArgument,
+        "the message is longer than 64 KiB; share long text as a file (nearbytes put)");
+  }
   if (!IsValidUtf8(body)) {
     return MakeError(ErrorCode::kInvalidArgument, "the message is not valid UTF-8 text");
   }

@@ -73,6 +73,11 @@ struct ChatMessage {
   bool operator==(const ChatMessage&) const = default;
 };
 
+// Largest message body we write, in bytes. Escaped twice (the record is a
+// JSON string inside the payload), a body this size stays well under the
+// payload bound of the reading (docs/format-notes.md).
+constexpr size_t kMaxMessageBytes = 64 * 1024;
+
 // Trims `body` as the reference does (String.prototype.trim); fails on empty
 // or non-UTF-8 text.
 Result<std::string> NormalizeBody(std::string_view body);
