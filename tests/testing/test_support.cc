@@ -1,5 +1,7 @@
 #include "testing/test_support.h"
 
+#include <csignal>
+
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/wait.h>
@@ -92,6 +94,7 @@ int StartCli(const std::vector<std::string>& args, const std::vector<std::string
   envp.push_back(nullptr);
   pid_t pid = ::fork();
   if (pid == 0) {
+    std::signal(SIGPIPE, SIG_DFL);  // an ignored signal would stay ignored across exec
     ::dup2(in_fd, 0);
     ::dup2(out_fd, 1);
     ::dup2(err_fd, 2);
@@ -119,6 +122,10 @@ RunResult RunCli(const std::vector<std::string>& args,
   ::close(out_pipe[1]);
   ::close(err_pipe[1]);
   if (!stdin_data.empty()) {
+    // A child may stop reading early (a bounded read): that is an EPIPE
+    // here, not a signal that kills the test.
+    static const bool sigpipe_ignored = [] { return std::signal(SIGPIPE, SIG_IGN) != SIG_ERR; }();
+    (void)sigpipe_ignored;
     size_t done = 0;
     while (done < stdin_data.size()) {
       ssize_t n = ::write(in_pipe[1], stdin_data.data() + done, stdin_data.size() - done);
