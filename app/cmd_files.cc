@@ -711,8 +711,11 @@ Status WriteContentAtomically(store::Store& store, const crypto::SymmetricKey& h
 enum class LocalState { kAbsent, kSame, kDifferent, kNotAFile };
 
 // Compares a local file with a hub file's content, streaming both.
+// `content_size` is the caller's ContentSize of `entry` (nullopt: unknown),
+// so a chunked file's manifest is not opened once more here.
 Result<LocalState> CompareLocal(store::Store& store, const crypto::SymmetricKey& hub_key,
-                                const FileEntry& entry, const fs::path& target) {
+                                const FileEntry& entry, std::optional<uint64_t> content_size,
+                                const fs::path& target) {
   struct stat st;
   if (::lstat(target.c_str(), &st) != 0) {
     if (errno == ENOENT) return LocalState::kAbsent;
@@ -721,8 +724,9 @@ Result<LocalState> CompareLocal(store::Store& store, const crypto::SymmetricKey&
   }
   if (!S_ISREG(st.st_mode)) return LocalState::kNotAFile;
   // Different sizes: no need to read either side.
-  auto size = apps::files::ContentSize(store, hub_key, entry.content, entry.wrapped_key);
-  if (size.ok() && *size != static_cast<uint64_t>(st.st_size)) return LocalState::kDifferent;
+  if (content_size && *content_size != static_cast<uint64_t>(st.st_size)) {
+    return LocalState::kDifferent;
+  }
   int fd = ::open(target.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) return LocalState::kDifferent;  // unreadable: treat as different
   bool same = true;
@@ -811,7 +815,10 @@ Result<int> Get(Context& ctx, const std::string& raw, const std::string& local,
   fs::path target = local.empty() ? fs::path(BaseName(path)) : fs::path(local);
   std::error_code ec;
   if (fs::is_directory(target, ec)) target /= BaseName(path);
-  NB_ASSIGN_OR_RETURN(LocalState state, CompareLocal(store, hub_key, entry, target));
+  auto size = apps::files::ContentSize(store, hub_key, entry.content, entry.wrapped_key);
+  std::optional<uint64_t> known_size;
+  if (size.ok()) known_size = *size;
+  NB_ASSIGN_OR_RETURN(LocalState state, CompareLocal(store, hub_key, entry, known_size, target));
   if (state == LocalState::kSame) {
     if (ctx.options.json) {
       PrintJson(Json{{"path", path}, {"file", target.string()}, {"unchanged", true}});
@@ -828,8 +835,7 @@ Result<int> Get(Context& ctx, const std::string& raw, const std::string& local,
     return MakeError(ErrorCode::kInvalidArgument, target.string() + " exists and differs from " +
                                                       path + "; use --force to overwrite it");
   }
-  auto size = apps::files::ContentSize(store, hub_key, entry.content, entry.wrapped_key);
-  Progress progress("get", size.ok() ? *size : 0, 1, !ctx.options.quiet);
+  Progress progress("get", known_size.value_or(0), 1, !ctx.options.quiet);
   Status written = WriteContentAtomically(store, hub_key, entry, target, &progress,
                                           state == LocalState::kDifferent);
   progress.Finish();
@@ -889,13 +895,19 @@ Result<int> Export(Context& ctx, const ExportArgs& args) {
   std::string prefix = base.empty() ? "" : base + "/";
   auto& store = session.hub->store();
   const auto& hub_key = session.hub->keys().symmetric_key();
-  std::vector<std::pair<std::string, const FileEntry*>> files;
+  struct ExportedFile {
+    std::string rel;
+    const FileEntry* entry;
+    std::optional<uint64_t> size;  // nullopt: content not readable here
+  };
+  std::vector<ExportedFile> files;
   uint64_t total = 0;
   for (auto it = reading.files().lower_bound(prefix);
        it != reading.files().end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {
-    files.emplace_back(it->first.substr(prefix.size()), &it->second);
     auto size =
         apps::files::ContentSize(store, hub_key, it->second.content, it->second.wrapped_key);
+    files.push_back(ExportedFile{it->first.substr(prefix.size()), &it->second,
+                                 size.ok() ? std::optional<uint64_t>(*size) : std::nullopt});
     if (size.ok()) total += *size;
   }
   if (args.local.empty()) {
@@ -914,7 +926,7 @@ Result<int> Export(Context& ctx, const ExportArgs& args) {
   }
   Progress progress("export", total, files.size(), !ctx.options.quiet);
   size_t written_count = 0, unchanged = 0;
-  for (const auto& [rel, entry] : files) {
+  for (const auto& [rel, entry, size] : files) {
     fs::path target = root / rel;
     progress.AddFiles(1);
     Status ready = store::EnsureDirectory(target.parent_path());
@@ -922,7 +934,7 @@ Result<int> Export(Context& ctx, const ExportArgs& args) {
       skipped.push_back(target.string() + ": " + ready.error().message);
       continue;
     }
-    auto state = CompareLocal(store, hub_key, *entry, target);
+    auto state = CompareLocal(store, hub_key, *entry, size, target);
     if (!state.ok()) {
       skipped.push_back(target.string() + ": " + state.error().message);
       continue;
