@@ -91,6 +91,8 @@ Result<apps::HubSettings> SetReferenceCompatible(hub::Hub& hub, bool on, bool on
 std::string ReferenceModeText(const apps::HubSettings& settings);
 // say, chat, profile and members (cmd_chat.cc).
 void RegisterChatCommands(CLI::App& app, Context& ctx);
+// serve, status and peers (cmd_serve.cc).
+void RegisterServeCommands(CLI::App& app, Context& ctx);
 
 // Output helpers.
 void PrintJson(const nlohmann::ordered_json& value);

@@ -106,6 +106,7 @@ int main(int argc, char** argv) {
   nb::cli::RegisterFilesCommands(app, ctx);
   nb::cli::RegisterFolderSyncCommands(app, ctx);
   nb::cli::RegisterChatCommands(app, ctx);
+  nb::cli::RegisterServeCommands(app, ctx);
   AddExamples(app);
 
   try {

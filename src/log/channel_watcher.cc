@@ -1,5 +1,6 @@
 #include "log/channel_watcher.h"
 
+#include <algorithm>
 #include <poll.h>
 #include <sys/inotify.h>
 #include <unistd.h>
@@ -61,13 +62,17 @@ Result<std::vector<ValidEvent>> ChannelWatcher::Wait(int timeout_ms, int wake_fd
   auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms < 0 ? 0 : timeout_ms);
   std::vector<ValidEvent> out;
   alignas(inotify_event) char buffer[64 * 1024];
+  // Wait(0) still looks once: an event loop calls it when the descriptor is
+  // already readable.
+  bool looked = false;
   while (out.empty()) {
     int wait_ms = -1;
     if (timeout_ms >= 0) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-      if (left.count() <= 0) break;
-      wait_ms = static_cast<int>(left.count());
+      if (left.count() <= 0 && looked) break;
+      wait_ms = std::max(0, static_cast<int>(left.count()));
     }
+    looked = true;
     pollfd fds[2] = {{fd_, POLLIN, 0}, {wake_fd, POLLIN, 0}};
     int rc = ::poll(fds, wake_fd >= 0 ? 2 : 1, wait_ms);
     if (rc < 0) {

@@ -30,6 +30,10 @@ class ChannelWatcher {
   ChannelWatcher(const ChannelWatcher&) = delete;
   ChannelWatcher& operator=(const ChannelWatcher&) = delete;
 
+  // The inotify descriptor, for an event loop to wait on: when it becomes
+  // readable, Wait(0) returns what arrived. Owned by the watcher.
+  int fd() const { return fd_; }
+
   // Tells the watcher an event is already known, so it is not reported.
   void MarkKnown(const Hash256& hash) { reported_.insert(hash); }
 
