@@ -147,8 +147,9 @@ std::optional<LanPeer> LanPeerFilter::Accept(ByteSpan datagram, const asio::ip::
 // ---- LanDiscovery ----
 
 struct LanDiscovery::Receiver {
-  explicit Receiver(asio::io_context& io) : socket(io) {}
+  Receiver(asio::io_context& io, bool v4) : socket(io), is_v4(v4) {}
   udp::socket socket;
+  bool is_v4;
   udp::endpoint sender;
   std::array<uint8_t, kLanMaxPacketSize + 1> buffer{};  // one more, to see oversize packets
   int consecutive_errors = 0;
@@ -193,7 +194,7 @@ Status LanDiscovery::Start() {
   alive_ = std::make_shared<int>(0);
   std::string failures;
   auto open = [&](udp protocol, const asio::ip::address& any) {
-    auto receiver = std::make_unique<Receiver>(io_);
+    auto receiver = std::make_unique<Receiver>(io_, protocol == udp::v4());
     boost::system::error_code ec;
     receiver->socket.open(protocol, ec);
     if (!ec && protocol == udp::v6()) receiver->socket.set_option(asio::ip::v6_only(true), ec);
@@ -234,9 +235,11 @@ void LanDiscovery::Stop() {
   timer_.cancel();
   for (auto& receiver : receivers_) receiver->socket.close(ec);
   for (auto& [key, link] : links_) link->sender.close(ec);
-  // The sockets' pending handlers still reference the objects: they are
-  // called (aborted) later by the io_context, so the objects must outlive
-  // them. They are small; keep them until destruction.
+  // Closing queues the pending receives as aborted; their handlers check
+  // `alive` before touching anything, so the objects can go now (and a
+  // later Start begins afresh).
+  receivers_.clear();
+  links_.clear();
 }
 
 void LanDiscovery::ScheduleTick(std::chrono::milliseconds delay) {
@@ -271,8 +274,7 @@ void LanDiscovery::RefreshLinks() {
   udp::socket* receiver_v4 = nullptr;
   udp::socket* receiver_v6 = nullptr;
   for (auto& receiver : receivers_) {
-    (receiver->socket.local_endpoint().protocol() == udp::v4() ? receiver_v4 : receiver_v6) =
-        &receiver->socket;
+    (receiver->is_v4 ? receiver_v4 : receiver_v6) = &receiver->socket;
   }
   for (ifaddrs* entry = list; entry != nullptr; entry = entry->ifa_next) {
     if (entry->ifa_addr == nullptr) continue;
@@ -346,7 +348,7 @@ void LanDiscovery::RefreshLinks() {
     }
     boost::system::error_code ec;
     for (auto& receiver : receivers_) {
-      bool v4 = receiver->socket.local_endpoint(ec).protocol() == udp::v4();
+      bool v4 = receiver->is_v4;
       if (v4 && it->first.first == 4) {
         receiver->socket.set_option(
             asio::ip::multicast::leave_group(options_.group_v4, it->second->address_v4), ec);

@@ -132,7 +132,7 @@ class LanDiscovery {
 
  private:
   struct Link;
-  struct Receiver;
+  struct Receiver;  // one per bound family
 
   void Tick();
   void ScheduleTick(std::chrono::milliseconds delay);

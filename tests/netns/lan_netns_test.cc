@@ -268,4 +268,32 @@ TEST_F(LanNetnsTest, EachFamilyWorksAlone) {
   }
 }
 
+// With a 60 s interval only the start and changes are announced: a hub added
+// at 1 s reaches the other member at once, not at the next round.
+TEST_F(LanNetnsTest, AHubAddedLaterIsAnnouncedAtOnce) {
+  Lab lab;
+  ASSERT_TRUE(lab.Build("ab"));
+  const std::string shared = "lan netns test added later";
+  const std::string other = "lan netns test only on a";
+  auto hub = nb::hub::HubKeys::FromSecret(shared);
+  ASSERT_TRUE(hub.ok());
+  // A starts without the shared hub (B's start announcement means nothing
+  // to it), then adds it at 1 s.
+  Probe a = StartProbe(lab.Node('a'),
+                       {"--secret", other, "--later-secret", shared, "--later-ms", "1000",
+                        "--sync-port", "7001", "--seconds", "3", "--interval-ms", "60000"},
+                       dir_, "a-later");
+  Probe b = StartProbe(lab.Node('b'),
+                       {"--secret", shared, "--sync-port", "7002", "--seconds", "3",
+                        "--interval-ms", "60000", "--no-ipv6"},
+                       dir_, "b-later");
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  Wait(a, deadline);
+  Wait(b, deadline);
+  EXPECT_EQ(a.exit_code, 0) << Read(a.err);
+  EXPECT_EQ(b.exit_code, 0) << Read(b.err);
+  std::vector<std::string> seen = PeerLines(b.out);
+  EXPECT_EQ(seen, std::vector<std::string>{"peer 10.47.0.1 7001 " + hub->id()}) << Join(seen);
+}
+
 }  // namespace
