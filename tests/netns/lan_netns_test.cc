@@ -296,4 +296,33 @@ TEST_F(LanNetnsTest, AHubAddedLaterIsAnnouncedAtOnce) {
   EXPECT_EQ(seen, std::vector<std::string>{"peer 10.47.0.1 7001 " + hub->id()}) << Join(seen);
 }
 
+// A node started before its link is up (a laptop before Wi-Fi) starts
+// announcing and listening on it once it is: interfaces are re-listed each round.
+TEST_F(LanNetnsTest, AnInterfaceThatComesUpLaterIsUsed) {
+  Lab lab;
+  ASSERT_TRUE(lab.Build("ab"));
+  ASSERT_TRUE(Shell("ip -n " + lab.Node('a') + " link set eth0 down"));
+  const std::string secret = "lan netns test link up later";
+  auto hub = nb::hub::HubKeys::FromSecret(secret);
+  ASSERT_TRUE(hub.ok());
+  auto args = [&](int sync_port) {
+    return std::vector<std::string>{"--secret",  secret, "--sync-port",   std::to_string(sync_port),
+                                    "--seconds", "3",    "--interval-ms", "300",
+                                    "--no-ipv6"};
+  };
+  Probe a = StartProbe(lab.Node('a'), args(8001), dir_, "a-up");
+  Probe b = StartProbe(lab.Node('b'), args(8002), dir_, "b-up");
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  EXPECT_TRUE(Shell("ip -n " + lab.Node('a') + " link set eth0 up"));
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  Wait(a, deadline);
+  Wait(b, deadline);
+  EXPECT_EQ(a.exit_code, 0) << Read(a.err);
+  EXPECT_EQ(b.exit_code, 0) << Read(b.err);
+  EXPECT_EQ(PeerLines(a.out), std::vector<std::string>{"peer 10.47.0.2 8002 " + hub->id()})
+      << Join(PeerLines(a.out));
+  EXPECT_EQ(PeerLines(b.out), std::vector<std::string>{"peer 10.47.0.1 8001 " + hub->id()})
+      << Join(PeerLines(b.out));
+}
+
 }  // namespace
