@@ -8,6 +8,7 @@ PACKAGES=(
   libssl-dev libsqlite3-dev libboost-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-format openssl ccache
+  iproute2  # ip netns for the LAN discovery tests (not in minimal images)
   node-typescript  # builds the reference reader's missing dist/ (scripts/prepare-reference-reader.sh)
 )
 # Peers for the side-by-side benchmarks (bench/): only when asked, they are not needed to build.
