@@ -115,6 +115,10 @@ class Storage {
   // Adds an item; a duplicate is a no-op. kInvalidArgument if the timestamp
   // is kMaxTimestamp (reserved for infinity).
   Status Insert(uint64_t timestamp, const Id& id);
+  // Before Seal(): room for `count` items, for a bulk load of known size.
+  void Reserve(size_t count) {
+    if (!sealed_) staging_.reserve(count);
+  }
   // Sorts the items inserted so far. Idempotent; needed once before a
   // Reconciler reads the set.
   void Seal();
