@@ -53,7 +53,7 @@
 // lower-bound search O(log n). One message therefore costs O(n / chunk +
 // ranges * chunk + message size) CPU on either side. Measured on the
 // shared 2-core build machine (bench/negentropy_bench): 1,000,000 vs
-// 1,000,010 reconciles in 4-7 ms of CPU for both sides together; building a
+// 1,000,010 reconciles in 4-10 ms of CPU for both sides together; building a
 // 1,000,000-item set (Insert + Seal) takes about 0.4-0.5 s, once per hub;
 // an Insert into it afterwards about 15 us.
 //
