@@ -90,6 +90,7 @@ stop_pid() {
 }
 
 # ------------------------------------------------------------------ the data
+LOAD_START="$(cut -d' ' -f1-3 /proc/loadavg)"
 echo "generating data in $WORK ..." >&2
 mkdir -p "$WORK/src/big" "$WORK/src/small"
 head -c "$((BIG_MIB * 1024 * 1024))" /dev/urandom > "$WORK/src/big/big.bin"
@@ -155,7 +156,8 @@ st_measure() {
   reset_peak "$ST_WA"
   reset_peak "$ST_WB"
   a0="$(cpu_ticks "$ST_WA")" b0="$(cpu_ticks "$ST_WB")"
-  if ! out="$("${HELPER[@]}" st-case "$ST_GA" "$ST_GB" "$ST_KEY" "$2" "$3" "$4" "$5" "$CASE_TIMEOUT")"; then
+  if ! out="$("${HELPER[@]}" st-case "$ST_GA" "$ST_GB" "$ST_KEY" "$2" "$3" "$4" "$5" "$CASE_TIMEOUT" \
+    "${NB_BENCH_ST_WAIT:-events}")"; then
     fail "$case" syncthing "$out"
     return 1
   fi
@@ -478,6 +480,8 @@ target() {  # target CASE OURS_KEY OTHER_TOOL: "< other median: MET/MISSED"
 echo
 echo "big = ${BIG_MIB} MiB random file; small = ${SMALL_FILES} x 4 KiB in $(((SMALL_FILES + 99) / 100)) dirs;" \
   "change = one 4 KiB file rewritten; ${RUNS} run(s) each"
+echo "$(nproc) CPUs; load average at start ${LOAD_START}, at end $(cut -d' ' -f1-3 /proc/loadavg)" \
+  "(other work on the machine slows every row alike)"
 printf '%-14s %-22s %8s %8s %7s %7s %7s %7s  %s\n' case tool "min s" "median s" "CPU A" "CPU B" "RSS A" "RSS B" target
 for case in big small change; do
   if [[ $TOOLS == *" syncthing "* ]]; then row "$case" syncthing "syncthing (rescan->B)" ""; fi
@@ -513,5 +517,7 @@ and after the case, VmHWM after resetting it with /proc/PID/clear_refs (all
 threads); ours A also counts the put process (/usr/bin/time). rsync: A =
 rsync + its ssh (/usr/bin/time), B = our sshd with its session and the
 remote rsync (/usr/bin/time around a per-run sshd). Live: p50/p99 by nearest
-rank (with 50 messages p99 is the slowest), B's line printed minus A's say.
+rank (with 50 messages p99 is the slowest), B's line printed minus A's say
+(its end: the event is on A's disk; it can be negative when say's exit is
+slower than the trip; from its start it includes say's own run time).
 EOF
