@@ -8,9 +8,9 @@
 #   ours:      `nearbytes put` into A while both daemons run, until B's store
 #              holds every event and block file A's holds (end to end), and
 #              from the end of the put (transfer alone);
-#   syncthing: POST /rest/db/scan on A, until B's database has every file at
-#              its size (it counts a file only once it is on disk) and, for
-#              the change, the new bytes are readable in B's folder;
+#   syncthing: POST /rest/db/scan on A, until B's database has every file
+#              (it counts a file only once it is complete on disk) and needs
+#              nothing, and, for the change, the new bytes are in B's folder;
 #   rsync:     the `rsync -a -e ssh` command itself, to our own sshd.
 # Then the live message latency (`say` on A, `chat --follow` on B) and the
 # reconciliation of 1,000,000 vs 1,000,010 events. One table; min and median
@@ -44,6 +44,8 @@ STARTED=()           # every background process this script started
 MADE_PRIVSEP_DIR=0   # sshd needs /run/sshd; removed again if we made it
 cleanup() {
   local pid
+  # sshd runs under /usr/bin/time: signal it itself (its pid file exists only while it runs).
+  if [[ -s ${SSH_DIR:-}/sshd.pid ]]; then kill -TERM "$(< "$SSH_DIR/sshd.pid")" 2> /dev/null || true; fi
   for pid in "${STARTED[@]}"; do kill -TERM "$pid" 2> /dev/null || true; done
   for pid in "${STARTED[@]}"; do wait "$pid" 2> /dev/null || true; done
   rm -rf "$WORK"
@@ -77,18 +79,26 @@ reset_peak() { echo 5 > "/proc/$1/clear_refs"; }
 peak_mib() { awk '/^VmHWM:/ { printf "%d", $2 / 1024 }' "/proc/$1/status"; }
 ticks_s() { echo "scale=2; $1 / $TICK" | bc; }
 
+# forget_pid PID: reaped, so the exit trap must not signal that number again.
+forget_pid() {
+  local kept=() p
+  for p in "${STARTED[@]}"; do [[ $p == "$1" ]] || kept+=("$p"); done
+  STARTED=("${kept[@]}")
+}
+
 # stop_pid PID: SIGTERM, then SIGKILL after 10 s.
 stop_pid() {
   local pid="$1" i
   [[ -n $pid ]] || return 0
-  kill -TERM "$pid" 2> /dev/null || return 0
-  for ((i = 0; i < 100; i++)); do
-    if ! kill -0 "$pid" 2> /dev/null; then wait "$pid" 2> /dev/null || true; return 0; fi
-    sleep 0.1
-  done
-  echo "process $pid ignored SIGTERM for 10 s; killing it" >&2
-  kill -KILL "$pid" 2> /dev/null || true
+  if kill -TERM "$pid" 2> /dev/null; then
+    for ((i = 0; i < 100; i++)); do kill -0 "$pid" 2> /dev/null || break; sleep 0.1; done
+    if kill -0 "$pid" 2> /dev/null; then
+      echo "process $pid ignored SIGTERM for 10 s; killing it" >&2
+      kill -KILL "$pid" 2> /dev/null || true
+    fi
+  fi
   wait "$pid" 2> /dev/null || true
+  forget_pid "$pid"
 }
 
 # ------------------------------------------------------------------ the data
@@ -265,6 +275,8 @@ rsync_measure() {
   for ((i = 0; i < 100; i++)); do pgrep -P "$sshd_pid" > /dev/null || break; sleep 0.05; done
   kill -TERM "$sshd_pid" 2> /dev/null || true
   wait "$tp" 2> /dev/null || true
+  forget_pid "$tp"
+  rm -f "$SSH_DIR/sshd.pid"
   if ((!ok)); then
     fail "$case" rsync "$(tail -3 "$WORK/rsync.out")"
     return 1
