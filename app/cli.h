@@ -12,6 +12,7 @@
 
 #include "apps/hub_settings.h"
 #include "base/status.h"
+#include "engine/node.h"
 #include "hub/hub.h"
 #include "store/store.h"
 
@@ -36,6 +37,8 @@ class Context {
   std::filesystem::path StorePath() const;
   // Opens the store; `create` makes the primary root if missing.
   Result<store::Store*> OpenStore(bool create);
+  // The engine's node of this run (opens the store like OpenStore).
+  Result<engine::Node*> OpenNode(bool create);
   // The secret: --secret-file, then $NEARBYTES_SECRET, then a prompt on the
   // terminal with echo off. Never a command-line argument (visible in ps).
   Result<std::string> ReadSecret();
@@ -57,14 +60,13 @@ class Context {
   Status Finish();
 
  private:
-  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<engine::Node> node_;
   Result<std::string> ReadSecretOnce();
 
-  std::unique_ptr<hub::Hub> hub_;
+  hub::Hub* hub_ = nullptr;
   std::string secret_;
   bool secret_typed_ = false;
   bool confirm_typed_secret_ = false;
-  bool appended_ = false;
   static Context* current_;
 };
 
