@@ -20,6 +20,9 @@
 #include "apps/files/reference_sharing.h"
 #include "apps/hub_settings.h"
 #include "cli.h"
+#include "engine/files_session.h"
+#include "engine/hub_paths.h"
+#include "engine/put.h"
 #include "progress.h"
 #include "store/file_io.h"
 
@@ -33,32 +36,9 @@ using apps::files::FilesWriter;
 using Json = nlohmann::ordered_json;
 namespace fs = std::filesystem;
 
-// Hub paths typed by a user: "/docs/a.txt", "docs/a.txt/" and "docs//a" all
-// mean docs/a.txt; "" and "/" mean the root.
-std::string NormalizeHubPath(std::string_view input) {
-  std::string out;
-  size_t i = 0;
-  while (i < input.size()) {
-    while (i < input.size() && input[i] == '/') ++i;
-    size_t end = input.find('/', i);
-    if (end == std::string_view::npos) end = input.size();
-    if (end > i) {
-      if (!out.empty()) out += '/';
-      out.append(input.substr(i, end - i));
-    }
-    i = end;
-  }
-  return out;
-}
-
-std::string JoinHubPath(const std::string& dir, const std::string& name) {
-  return dir.empty() ? name : dir + "/" + name;
-}
-
-std::string BaseName(const std::string& path) {
-  size_t slash = path.rfind('/');
-  return slash == std::string::npos ? path : path.substr(slash + 1);
-}
+using engine::BaseName;
+using engine::JoinHubPath;
+using engine::NormalizeHubPath;
 
 std::string FormatTime(int64_t ms) {
   time_t seconds = static_cast<time_t>(ms / 1000);
@@ -69,290 +49,57 @@ std::string FormatTime(int64_t ms) {
   return buf;
 }
 
-struct FilesSession {
-  hub::Hub* hub = nullptr;
-  std::unique_ptr<FilesWriter> writer;
-  apps::HubSettings settings;
-};
+using engine::FilesSession;
 
+// Opens the hub's files; says so when the hub is shared with the reference
+// software and holds files it cannot read.
 Result<FilesSession> OpenFiles(Context& ctx) {
-  FilesSession session;
-  NB_ASSIGN_OR_RETURN(session.hub, ctx.OpenHub(/*create=*/false));
-  NB_ASSIGN_OR_RETURN(session.writer, FilesWriter::Load(*session.hub));
-  NB_ASSIGN_OR_RETURN(session.settings, apps::LoadHubSettings(*session.hub));
-  if (auto notice = apps::files::SharedWithReferenceNotice(*session.hub, session.writer->reading(),
-                                                           session.settings)) {
-    std::cerr << "nearbytes: " << *notice << "\n";
-  }
+  NB_ASSIGN_OR_RETURN(hub::Hub * hub, ctx.OpenHub(/*create=*/false));
+  NB_ASSIGN_OR_RETURN(FilesSession session, engine::OpenFiles(*hub));
+  if (session.notice) std::cerr << "nearbytes: " << *session.notice << "\n";
   ctx.ReportIncidents();
   return session;
 }
 
 // ---- put ----
 
-struct PutItem {
-  std::string local;  // "-" for stdin
-  std::string hub_path;
-  uint64_t size = 0;
-};
-
-struct PutPlan {
-  std::vector<PutItem> files;
-  std::vector<std::string> empty_dirs;  // hub paths of empty local directories
-  std::vector<std::string> skipped;     // symlinks, sockets...
-  uint64_t total_bytes = 0;
-};
-
-Status PlanTree(const fs::path& root, const std::string& hub_root, PutPlan& plan) {
-  std::error_code ec;
-  fs::recursive_directory_iterator it(root, fs::directory_options::none, ec);
-  if (ec) return MakeError(ErrorCode::kIo, "cannot read " + root.string() + ": " + ec.message());
-  std::vector<std::string> dirs{hub_root};
-  std::set<std::string> non_empty;
-  for (fs::recursive_directory_iterator end; it != end; it.increment(ec)) {
-    if (ec) return MakeError(ErrorCode::kIo, "cannot read " + root.string() + ": " + ec.message());
-    fs::path rel = it->path().lexically_relative(root);
-    std::string hub_path = JoinHubPath(hub_root, rel.generic_string());
-    auto status = it->symlink_status(ec);
-    if (fs::is_symlink(status)) {
-      plan.skipped.push_back(it->path().string() + " (symbolic link)");
-      continue;
-    }
-    if (fs::is_directory(status)) {
-      dirs.push_back(hub_path);
-      continue;
-    }
-    if (!fs::is_regular_file(status)) {
-      plan.skipped.push_back(it->path().string() + " (not a regular file)");
-      continue;
-    }
-    uint64_t size = it->file_size(ec);
-    plan.files.push_back(PutItem{it->path().string(), hub_path, size});
-    plan.total_bytes += size;
-    for (size_t slash = hub_path.rfind('/'); slash != std::string::npos;
-         slash = hub_path.rfind('/', slash - 1)) {
-      if (!non_empty.insert(hub_path.substr(0, slash)).second || slash == 0) break;
-    }
-  }
-  for (const auto& dir : dirs) {
-    if (!dir.empty() && !non_empty.count(dir)) {
-      // A directory is empty if no file lies under it and no other directory does.
-      bool has_child_dir = std::any_of(dirs.begin(), dirs.end(), [&](const std::string& d) {
-        return d.size() > dir.size() && d.compare(0, dir.size(), dir) == 0 && d[dir.size()] == '/';
-      });
-      if (!has_child_dir) plan.empty_dirs.push_back(dir);
-    }
-  }
-  return Status::Ok();
-}
-
-// A name that is not text, shown so the user can find it: bytes outside
-// printable ASCII as \xNN.
-std::string EscapeBytes(std::string_view name) {
-  std::string out;
-  for (unsigned char c : name) {
-    if (c < 0x20 || c >= 0x7f) {
-      char buf[8];
-      std::snprintf(buf, sizeof(buf), "\\x%02x", c);
-      out += buf;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out;
-}
-
-std::string DisplayLocal(const std::string& local) {
-  return local == "-" ? "standard input" : local;
-}
-
-// Refuses, before anything is written, a plan that would store two sources
-// under one hub path, make one path both a file and a directory, or write
-// below a live file (which would silently replace that file).
-Status CheckPlan(const PutPlan& plan, const FilesReading& reading) {
-  std::map<std::string, const PutItem*> by_path;
-  for (const auto& item : plan.files) {
-    auto [it, inserted] = by_path.emplace(item.hub_path, &item);
-    if (!inserted) {
-      return MakeError(ErrorCode::kInvalidArgument,
-                       DisplayLocal(it->second->local) + " and " + DisplayLocal(item.local) +
-                           " would both be stored as " + item.hub_path + "; nothing was written");
-    }
-  }
-  auto check_ancestors = [&](const std::string& path, const std::string& what) -> Status {
-    for (size_t slash = path.find('/'); slash != std::string::npos;
-         slash = path.find('/', slash + 1)) {
-      std::string ancestor = path.substr(0, slash);
-      if (reading.IsFile(ancestor)) {
-        return MakeError(ErrorCode::kInvalidArgument,
-                         "a file exists at " + ancestor + " (cannot put " + what + " below it)");
-      }
-      if (auto planned = by_path.find(ancestor); planned != by_path.end()) {
-        return MakeError(ErrorCode::kInvalidArgument, ancestor + " would be both a file (" +
-                                                          DisplayLocal(planned->second->local) +
-                                                          ") and a directory; nothing was written");
-      }
-    }
-    return Status::Ok();
-  };
-  for (const auto& item : plan.files) {
-    NB_RETURN_IF_ERROR(check_ancestors(item.hub_path, DisplayLocal(item.local)));
-    if (reading.IsDirectory(item.hub_path)) {
-      return MakeError(ErrorCode::kInvalidArgument, "a directory exists at " + item.hub_path +
-                                                        " (cannot put " + DisplayLocal(item.local) +
-                                                        " there; use --to " + item.hub_path + "/)");
-    }
-  }
-  for (const auto& dir : plan.empty_dirs) {
-    NB_RETURN_IF_ERROR(check_ancestors(dir, "a directory"));
-    if (reading.IsFile(dir))
-      return MakeError(ErrorCode::kInvalidArgument, "a file exists at " + dir);
-  }
-  return Status::Ok();
-}
-
-Result<int> Put(Context& ctx, const std::vector<std::string>& sources, const std::string& to_raw) {
+Result<int> Put(Context& ctx, const std::vector<std::string>& sources, const std::string& to) {
   NB_ASSIGN_OR_RETURN(FilesSession session, OpenFiles(ctx));
-  FilesWriter& writer = *session.writer;
-  std::string to = NormalizeHubPath(to_raw);
-  bool to_is_dir =
-      to.empty() || writer.reading().IsDirectory(to) || to_raw.ends_with("/") || sources.size() > 1;
-
-  PutPlan plan;
-  for (const auto& source : sources) {
-    if (source == "-") {
-      if (to.empty() || to_is_dir) {
-        return MakeError(ErrorCode::kInvalidArgument,
-                         "reading stdin needs a file name: put - --to DIR/NAME");
-      }
-      plan.files.push_back(PutItem{"-", to, 0});
-      continue;
-    }
-    std::error_code ec;
-    auto status = fs::status(source, ec);
-    if (ec || !fs::exists(status)) {
-      return MakeError(ErrorCode::kNotFound, "no such file or directory: " + source);
-    }
-    std::string name = fs::path(source).lexically_normal().filename().string();
-    if (name.empty()) name = fs::absolute(source).lexically_normal().parent_path().filename();
-    if (fs::is_directory(status)) {
-      std::string hub_root = to_is_dir ? JoinHubPath(to, name) : to;
-      NB_RETURN_IF_ERROR(PlanTree(source, hub_root, plan));
-    } else if (fs::is_regular_file(status)) {
-      std::string hub_path = to_is_dir ? JoinHubPath(to, name) : to;
-      uint64_t size = fs::file_size(source, ec);
-      plan.files.push_back(PutItem{source, hub_path, size});
-      plan.total_bytes += size;
-    } else {
-      return MakeError(ErrorCode::kInvalidArgument, source + " is not a regular file");
-    }
-  }
-  // Before anything is stored: the reading would not use an event beyond its limits.
-  for (const auto& item : plan.files) {
-    if (!apps::IsValidUtf8(item.hub_path)) {
-      return MakeError(ErrorCode::kInvalidArgument,
-                       "cannot store " + EscapeBytes(item.local) +
-                           ": its name is not valid UTF-8 (hub paths are text); rename it first");
-    }
-    if (auto problem = apps::files::HubPathProblem(item.hub_path)) {
-      return MakeError(ErrorCode::kInvalidArgument,
-                       "cannot store " + item.local + " as \"" +
-                           apps::files::ShortPathForMessage(item.hub_path) + "\": " + *problem);
-    }
-  }
-  for (const auto& dir : plan.empty_dirs) {
-    if (auto problem = apps::files::HubPathProblem(dir)) {
-      return MakeError(
-          ErrorCode::kInvalidArgument,
-          "cannot store the folder \"" + apps::files::ShortPathForMessage(dir) + "\": " + *problem);
-    }
-  }
-  NB_RETURN_IF_ERROR(CheckPlan(plan, writer.reading()));
-
-  std::vector<apps::files::Ingestor::Source> ingest_sources;
-  for (const auto& item : plan.files) {
-    ingest_sources.push_back(apps::files::Ingestor::Source{item.local});
-  }
-  Progress progress("put", plan.total_bytes, plan.files.size(), !ctx.options.quiet);
-  apps::files::Ingestor ingestor(session.hub->store(), session.hub->keys().symmetric_key(),
-                                 /*threads=*/0,
-                                 session.settings.reference_compatible
-                                     ? apps::files::ContentLayout::kSingleBlock
-                                     : apps::files::ContentLayout::kChunked);
-  auto stored =
-      ingestor.IngestAll(ingest_sources, [&](uint64_t bytes) { progress.SetBytes(bytes); });
-  progress.Finish();
-  if (!stored.ok()) return stored.error();
-
-  const auto& hub_key = session.hub->keys().symmetric_key();
-  crypto::SymmetricKey fek = apps::files::DedupFileKey(hub_key);
-  writer.BeginBatch();
-  size_t written = 0, unchanged = 0;
-  uint64_t new_blocks = 0, new_bytes = 0, bytes = 0;
-  Json items = Json::array();
-  std::vector<std::string> changed;  // sources that kept changing while read
-  for (size_t i = 0; i < plan.files.size(); ++i) {
-    const auto& item = plan.files[i];
-    const auto& content = (*stored)[i];
-    new_blocks += content.new_blocks;
-    new_bytes += content.new_bytes;
-    if (content.changed_while_reading) {
-      changed.push_back(item.local);
-      continue;
-    }
-    bytes += content.size;
-    auto existing = writer.reading().files().find(item.hub_path);
-    bool same = existing != writer.reading().files().end() &&
-                existing->second.content.hash == content.ref.hash &&
-                writer.reading().ConflictingEvents(item.hub_path).empty();
-    std::string event_hex;
-    if (same) {
-      ++unchanged;
-    } else {
-      NB_ASSIGN_OR_RETURN(
-          crypto::Hash256 event,
-          writer.CreateFile(item.hub_path, content.ref, apps::files::WrapFileKey(hub_key, fek),
-                            apps::files::GuessMimeType(item.hub_path)));
-      event_hex = event.Hex();
-      ++written;
-    }
-    if (ctx.options.json) {
-      Json entry{{"path", item.hub_path}, {"size", content.size}, {"unchanged", same}};
-      if (!same) entry["event"] = event_hex;
-      items.push_back(std::move(entry));
-    }
-  }
-  for (const auto& dir : plan.empty_dirs) {
-    if (writer.reading().IsDirectory(dir) && writer.reading().explicit_dirs().count(dir)) {
-      continue;
-    }
-    NB_RETURN_IF_ERROR(writer.Mkdir(dir));
-  }
-  NB_RETURN_IF_ERROR(writer.CommitBatch());
-  double seconds = progress.ElapsedSeconds();
+  NB_ASSIGN_OR_RETURN(engine::PutPlan plan, engine::PlanPut(session.reading(), sources, to));
+  ProgressLine progress("put", !ctx.options.quiet);
+  NB_ASSIGN_OR_RETURN(engine::PutResult put, engine::StorePut(session, plan, &progress));
   for (const auto& skipped : plan.skipped) std::cerr << "nearbytes: skipped " << skipped << "\n";
-  for (const auto& local : changed) {
+  for (const auto& local : put.changed_while_reading) {
     std::cerr << "nearbytes: " << local << " changed while it was being read ("
               << apps::files::Ingestor::kReadAttempts
               << " tries); it was not put: put it again once nothing writes to it\n";
   }
   if (ctx.options.json) {
+    Json items = Json::array();
+    for (const auto& file : put.files) {
+      Json entry{{"path", file.hub_path}, {"size", file.size}, {"unchanged", file.unchanged}};
+      if (!file.unchanged) entry["event"] = file.event->Hex();
+      items.push_back(std::move(entry));
+    }
     PrintJson(Json{{"files", items},
-                   {"changedWhileReading", changed},
-                   {"written", written},
-                   {"unchanged", unchanged},
-                   {"bytes", bytes},
-                   {"newBlocks", new_blocks},
-                   {"newBytes", new_bytes},
-                   {"seconds", seconds}});
+                   {"changedWhileReading", put.changed_while_reading},
+                   {"written", put.written},
+                   {"unchanged", put.unchanged},
+                   {"bytes", put.bytes},
+                   {"newBlocks", put.new_blocks},
+                   {"newBytes", put.new_bytes},
+                   {"seconds", put.seconds}});
   } else if (!ctx.options.quiet) {
-    std::cout << "put " << written << " file(s)";
-    if (unchanged > 0) std::cout << " (" << unchanged << " unchanged)";
-    std::cout << ", " << HumanBytes(bytes) << " in " << HumanDuration(seconds);
-    if (seconds > 0) std::cout << " (" << HumanRate(static_cast<double>(bytes) / seconds) << ")";
-    std::cout << "; stored " << new_blocks << " new block(s), " << HumanBytes(new_bytes) << "\n";
+    std::cout << "put " << put.written << " file(s)";
+    if (put.unchanged > 0) std::cout << " (" << put.unchanged << " unchanged)";
+    std::cout << ", " << HumanBytes(put.bytes) << " in " << HumanDuration(put.seconds);
+    if (put.seconds > 0) {
+      std::cout << " (" << HumanRate(static_cast<double>(put.bytes) / put.seconds) << ")";
+    }
+    std::cout << "; stored " << put.new_blocks << " new block(s), " << HumanBytes(put.new_bytes)
+              << "\n";
   }
-  return changed.empty() ? 0 : 1;
+  return put.changed_while_reading.empty() ? 0 : 1;
 }
 
 // ---- simple edits ----
