@@ -20,6 +20,7 @@
 #include "apps/files/reference_sharing.h"
 #include "apps/hub_settings.h"
 #include "cli.h"
+#include "engine/content_out.h"
 #include "engine/files_session.h"
 #include "engine/hub_paths.h"
 #include "engine/put.h"
@@ -408,190 +409,33 @@ Result<int> DiskUsage(Context& ctx, const std::string& raw) {
 
 // ---- get / export ----
 
-// Streams a file's content to `fd`, naming `target` in errors.
-Status StreamContentTo(store::Store& store, const crypto::SymmetricKey& hub_key,
-                       const FileEntry& entry, int fd, const std::string& target,
-                       Progress* progress) {
-  return apps::files::ReadContent(
-      store, hub_key, entry.content, entry.wrapped_key, [&](ByteSpan data) -> Status {
-        size_t done = 0;
-        while (done < data.size()) {
-          ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-          if (n < 0 && errno == EINTR) continue;
-          if (n < 0) {
-            return MakeError(ErrorCode::kIo,
-                             "cannot write " + target + ": " + store::ErrnoText(errno));
-          }
-          done += static_cast<size_t>(n);
-        }
-        if (progress != nullptr) progress->AddBytes(data.size());
-        return Status::Ok();
-      });
-}
-
-// Writes content to `target` durably through the store's one durable
-// writer: a temp file with an unpredictable name created exclusively (a
-// planted file or symlink is never followed), fsync, rename, fsync of the
-// directory. An interrupted get never leaves a partial file under the final
-// name. `replace` allows replacing an existing file; without it the write
-// fails if a file appeared there meanwhile.
-Status WriteContentAtomically(store::Store& store, const crypto::SymmetricKey& hub_key,
-                              const FileEntry& entry, const fs::path& target, Progress* progress,
-                              bool replace) {
-  NB_ASSIGN_OR_RETURN(store::DurableFileWriter writer,
-                      store::DurableFileWriter::Create(
-                          target, store::ReplaceOptions{0644, replace ? store::IfExists::kReplace
-                                                                      : store::IfExists::kFail}));
-  NB_RETURN_IF_ERROR(apps::files::ReadContent(store, hub_key, entry.content, entry.wrapped_key,
-                                              [&](ByteSpan data) -> Status {
-                                                NB_RETURN_IF_ERROR(writer.Write(data));
-                                                if (progress != nullptr)
-                                                  progress->AddBytes(data.size());
-                                                return Status::Ok();
-                                              }));
-  // Keep the hub's modification time on the local copy.
-  NB_RETURN_IF_ERROR(writer.SetModifiedTime(entry.modified_ms));
-  return writer.Commit();
-}
-
-// What is at a local path we are about to write.
-enum class LocalState { kAbsent, kSame, kDifferent, kNotAFile };
-
-// Compares a local file with a hub file's content, streaming both.
-// `content_size` is the caller's ContentSize of `entry` (nullopt: unknown),
-// so a chunked file's manifest is not opened once more here.
-Result<LocalState> CompareLocal(store::Store& store, const crypto::SymmetricKey& hub_key,
-                                const FileEntry& entry, std::optional<uint64_t> content_size,
-                                const fs::path& target) {
-  struct stat st;
-  if (::lstat(target.c_str(), &st) != 0) {
-    if (errno == ENOENT) return LocalState::kAbsent;
-    return MakeError(ErrorCode::kIo,
-                     "cannot read " + target.string() + ": " + store::ErrnoText(errno));
-  }
-  if (!S_ISREG(st.st_mode)) return LocalState::kNotAFile;
-  // Different sizes: no need to read either side.
-  if (content_size && *content_size != static_cast<uint64_t>(st.st_size)) {
-    return LocalState::kDifferent;
-  }
-  int fd = ::open(target.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) return LocalState::kDifferent;  // unreadable: treat as different
-  bool same = true;
-  Bytes local;
-  Status read = apps::files::ReadContent(
-      store, hub_key, entry.content, entry.wrapped_key, [&](ByteSpan data) -> Status {
-        if (!same) return Status::Ok();
-        local.resize(data.size());
-        size_t got = 0;
-        while (got < data.size()) {
-          ssize_t n = ::read(fd, local.data() + got, data.size() - got);
-          if (n < 0 && errno == EINTR) continue;
-          if (n <= 0) break;
-          got += static_cast<size_t>(n);
-        }
-        same = got == data.size() && std::memcmp(local.data(), data.data(), got) == 0;
-        return Status::Ok();
-      });
-  if (same) {
-    char extra;
-    ssize_t n;
-    do {
-      n = ::read(fd, &extra, 1);
-    } while (n < 0 && errno == EINTR);
-    same = n == 0;  // the local file must end where the content ends
-  }
-  ::close(fd);
-  NB_RETURN_IF_ERROR(read);
-  return same ? LocalState::kSame : LocalState::kDifferent;
-}
-
-Status WriteContentToStdout(store::Store& store, const crypto::SymmetricKey& hub_key,
-                            const FileEntry& entry) {
-  return StreamContentTo(store, hub_key, entry, STDOUT_FILENO, "standard output", nullptr);
-}
-
-// The version a --version id names: a CREATE_FILE of this hub that wrote
-// `path` (any unique prefix of its event id).
-Result<FileEntry> VersionEntry(const FilesReading& reading, const std::string& path,
-                               const std::string& id) {
-  NB_ASSIGN_OR_RETURN(crypto::Hash256 hash, apps::files::ResolveEventPrefix(reading, id));
-  auto event = reading.FindEvent(hash);
-  if (!event || !event->files || event->files->op != apps::files::FileOp::kCreateFile ||
-      !event->files->usable) {
-    return MakeError(ErrorCode::kNotFound, "event " + hash.Hex().substr(0, 16) +
-                                               " is not a file version (see `nearbytes history " +
-                                               path + "`)");
-  }
-  if (!apps::files::IsVersionOf(reading, hash, path)) {
-    return MakeError(ErrorCode::kInvalidArgument, "event " + hash.Hex().substr(0, 16) +
-                                                      " is a version of " + event->files->path +
-                                                      ", not of " + path +
-                                                      " (see `nearbytes history " + path + "`)");
-  }
-  return FileEntry{*event->files->content, event->files->wrapped_key, event->timestamp,
-                   event->files->mime_type, event->hash};
-}
-
-Result<FileEntry> LiveFile(const FilesReading& reading, const std::string& path) {
-  auto it = reading.files().find(path);
-  if (it != reading.files().end()) return it->second;
-  if (reading.IsDirectory(path)) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     path + " is a directory (use `nearbytes export " + path + " DIR`)");
-  }
-  return MakeError(ErrorCode::kNotFound, "no such file: " + path);
-}
-
-Result<int> Get(Context& ctx, const std::string& raw, const std::string& local,
-                const std::string& version, bool force) {
+Result<int> Get(Context& ctx, const engine::GetOptions& options) {
   NB_ASSIGN_OR_RETURN(FilesSession session, OpenFiles(ctx));
-  const FilesReading& reading = session.writer->reading();
-  std::string path = NormalizeHubPath(raw);
-  FileEntry entry;
-  if (!version.empty()) {
-    NB_ASSIGN_OR_RETURN(entry, VersionEntry(reading, path, version));
-  } else {
-    NB_ASSIGN_OR_RETURN(entry, LiveFile(reading, path));
-  }
-  auto& store = session.hub->store();
-  const auto& hub_key = session.hub->keys().symmetric_key();
-  if (local == "-") {
-    NB_RETURN_IF_ERROR(WriteContentToStdout(store, hub_key, entry));
+  if (options.local == "-") {
+    NB_ASSIGN_OR_RETURN(
+        std::vector<engine::FileEntry> entries,
+        engine::FilesToRead(session.reading(), {NormalizeHubPath(options.path)}, options.version));
+    NB_RETURN_IF_ERROR(engine::WriteContentToFd(session.hub->store(),
+                                                session.hub->keys().symmetric_key(),
+                                                entries.front(), STDOUT_FILENO, "standard output"));
     return 0;
   }
-  fs::path target = local.empty() ? fs::path(BaseName(path)) : fs::path(local);
-  std::error_code ec;
-  if (fs::is_directory(target, ec)) target /= BaseName(path);
-  auto size = apps::files::ContentSize(store, hub_key, entry.content, entry.wrapped_key);
-  std::optional<uint64_t> known_size;
-  if (size.ok()) known_size = *size;
-  NB_ASSIGN_OR_RETURN(LocalState state, CompareLocal(store, hub_key, entry, known_size, target));
-  if (state == LocalState::kSame) {
+  ProgressLine progress("get", !ctx.options.quiet);
+  auto got = engine::GetFile(session, options, &progress);
+  ctx.ReportIncidents();
+  if (!got.ok()) return got.error();
+  if (got->unchanged) {
     if (ctx.options.json) {
-      PrintJson(Json{{"path", path}, {"file", target.string()}, {"unchanged", true}});
+      PrintJson(Json{{"path", got->path}, {"file", got->target.string()}, {"unchanged", true}});
     } else if (!ctx.options.quiet) {
-      std::cout << target.string() << " is already up to date\n";
+      std::cout << got->target.string() << " is already up to date\n";
     }
     return 0;
   }
-  if (state == LocalState::kNotAFile) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     target.string() + " exists and is not a regular file; nothing was written");
-  }
-  if (state == LocalState::kDifferent && !force) {
-    return MakeError(ErrorCode::kInvalidArgument, target.string() + " exists and differs from " +
-                                                      path + "; use --force to overwrite it");
-  }
-  Progress progress("get", known_size.value_or(0), 1, !ctx.options.quiet);
-  Status written = WriteContentAtomically(store, hub_key, entry, target, &progress,
-                                          state == LocalState::kDifferent);
-  progress.Finish();
-  ctx.ReportIncidents();
-  NB_RETURN_IF_ERROR(written);
   if (ctx.options.json) {
-    PrintJson(Json{{"path", path}, {"file", target.string()}, {"size", size.ok() ? *size : 0}});
+    PrintJson(Json{{"path", got->path}, {"file", got->target.string()}, {"size", got->size}});
   } else if (!ctx.options.quiet) {
-    std::cout << "wrote " << target.string() << " (" << HumanBytes(size.ok() ? *size : 0) << ") in "
+    std::cout << "wrote " << got->target.string() << " (" << HumanBytes(got->size) << ") in "
               << HumanDuration(progress.ElapsedSeconds()) << "\n";
   }
   return 0;
@@ -599,140 +443,49 @@ Result<int> Get(Context& ctx, const std::string& raw, const std::string& local,
 
 Result<int> Cat(Context& ctx, const std::vector<std::string>& paths, const std::string& version) {
   NB_ASSIGN_OR_RETURN(FilesSession session, OpenFiles(ctx));
-  const FilesReading& reading = session.writer->reading();
-  if (!version.empty() && paths.size() != 1) {
-    return MakeError(ErrorCode::kInvalidArgument, "--version goes with one path");
-  }
-  std::vector<FileEntry> entries;
-  for (const auto& raw : paths) {
-    std::string path = NormalizeHubPath(raw);
-    if (!version.empty()) {
-      NB_ASSIGN_OR_RETURN(FileEntry entry, VersionEntry(reading, path, version));
-      entries.push_back(std::move(entry));
-    } else {
-      NB_ASSIGN_OR_RETURN(FileEntry entry, LiveFile(reading, path));
-      entries.push_back(std::move(entry));
-    }
-  }
+  NB_ASSIGN_OR_RETURN(std::vector<engine::FileEntry> entries,
+                      engine::FilesToRead(session.reading(), paths, version));
   for (const auto& entry : entries) {
     Status written =
-        WriteContentToStdout(session.hub->store(), session.hub->keys().symmetric_key(), entry);
+        engine::WriteContentToFd(session.hub->store(), session.hub->keys().symmetric_key(), entry,
+                                 STDOUT_FILENO, "standard output");
     ctx.ReportIncidents();
     NB_RETURN_IF_ERROR(written);
   }
   return 0;
 }
 
-struct ExportArgs {
-  std::string path, local, at;
-  bool force = false;
-};
-
-Result<int> Export(Context& ctx, const ExportArgs& args) {
+Result<int> Export(Context& ctx, const engine::ExportOptions& options) {
   NB_ASSIGN_OR_RETURN(FilesSession session, OpenFiles(ctx));
-  NB_ASSIGN_OR_RETURN(ChosenReading chosen, ChooseReading(session.writer->reading(), args.at));
-  const FilesReading& reading = chosen.reading();
-  std::string base = NormalizeHubPath(args.path);
-  if (!base.empty() && !reading.IsDirectory(base)) {
-    if (reading.IsFile(base)) {
-      return MakeError(ErrorCode::kInvalidArgument, base + " is a file (use `nearbytes get`)");
-    }
-    return MakeError(ErrorCode::kNotFound, "no such directory: " + base);
-  }
-  std::string prefix = base.empty() ? "" : base + "/";
-  auto& store = session.hub->store();
-  const auto& hub_key = session.hub->keys().symmetric_key();
-  struct ExportedFile {
-    std::string rel;
-    const FileEntry* entry;
-    std::optional<uint64_t> size;  // nullopt: content not readable here
-  };
-  std::vector<ExportedFile> files;
-  uint64_t total = 0;
-  for (auto it = reading.files().lower_bound(prefix);
-       it != reading.files().end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {
-    auto size =
-        apps::files::ContentSize(store, hub_key, it->second.content, it->second.wrapped_key);
-    files.push_back(ExportedFile{it->first.substr(prefix.size()), &it->second,
-                                 size.ok() ? std::optional<uint64_t>(*size) : std::nullopt});
-    if (size.ok()) total += *size;
-  }
-  if (args.local.empty()) {
-    return MakeError(ErrorCode::kInvalidArgument, "export needs a local directory to write to");
-  }
-  fs::path root(args.local);
-  NB_RETURN_IF_ERROR(store::EnsureDirectory(root));
-  // One line per file left out; the export goes on.
-  std::vector<std::string> skipped;
-  size_t differing = 0;
-  for (const auto& dir : reading.Directories()) {
-    if (dir.path.compare(0, prefix.size(), prefix) == 0 && dir.path.size() > prefix.size()) {
-      Status made = store::EnsureDirectory(root / dir.path.substr(prefix.size()));
-      if (!made.ok()) skipped.push_back(made.error().message);
-    }
-  }
-  Progress progress("export", total, files.size(), !ctx.options.quiet);
-  size_t written_count = 0, unchanged = 0;
-  for (const auto& [rel, entry, size] : files) {
-    fs::path target = root / rel;
-    progress.AddFiles(1);
-    Status ready = store::EnsureDirectory(target.parent_path());
-    if (!ready.ok()) {
-      skipped.push_back(target.string() + ": " + ready.error().message);
-      continue;
-    }
-    auto state = CompareLocal(store, hub_key, *entry, size, target);
-    if (!state.ok()) {
-      skipped.push_back(target.string() + ": " + state.error().message);
-      continue;
-    }
-    if (*state == LocalState::kSame) {
-      ++unchanged;
-      continue;
-    }
-    if (*state == LocalState::kNotAFile) {
-      skipped.push_back(target.string() + ": exists and is not a regular file");
-      continue;
-    }
-    if (*state == LocalState::kDifferent && !args.force) {
-      skipped.push_back(target.string() + ": exists and differs (use --force to overwrite)");
-      ++differing;
-      continue;
-    }
-    Status written = WriteContentAtomically(store, hub_key, *entry, target, &progress,
-                                            *state == LocalState::kDifferent);
-    if (!written.ok()) {
-      skipped.push_back(written.error().message);
-      continue;
-    }
-    ++written_count;
-  }
-  progress.Finish();
+  ProgressLine progress("export", !ctx.options.quiet);
+  auto exported = engine::ExportTree(session, options, &progress);
   ctx.ReportIncidents();
+  if (!exported.ok()) return exported.error();
+  const engine::ExportResult& r = *exported;
   if (ctx.options.json) {
-    PrintJson(Json{{"files", files.size()},
-                   {"written", written_count},
-                   {"unchanged", unchanged},
-                   {"skipped", skipped},
-                   {"bytes", total},
-                   {"to", root.string()}});
+    PrintJson(Json{{"files", r.files},
+                   {"written", r.written},
+                   {"unchanged", r.unchanged},
+                   {"skipped", r.skipped},
+                   {"bytes", r.bytes},
+                   {"to", r.to.string()}});
   } else {
-    for (const auto& line : skipped) std::cerr << "nearbytes: skipped " << line << "\n";
+    for (const auto& line : r.skipped) std::cerr << "nearbytes: skipped " << line << "\n";
     if (!ctx.options.quiet) {
-      std::cout << "exported " << written_count << " file(s)";
-      if (unchanged > 0) std::cout << " (" << unchanged << " already up to date)";
-      std::cout << ", " << HumanBytes(total) << " to " << root.string() << " in "
+      std::cout << "exported " << r.written << " file(s)";
+      if (r.unchanged > 0) std::cout << " (" << r.unchanged << " already up to date)";
+      std::cout << ", " << HumanBytes(r.bytes) << " to " << r.to.string() << " in "
                 << HumanDuration(progress.ElapsedSeconds());
-      if (!chosen.at_label.empty()) std::cout << ", as of " << chosen.at_label;
+      if (!r.at_label.empty()) std::cout << ", as of " << r.at_label;
       std::cout << "\n";
     }
   }
-  if (!skipped.empty()) {
+  if (!r.skipped.empty()) {
     return MakeError(ErrorCode::kIo,
-                     std::to_string(skipped.size()) + " file(s) not exported" +
-                         (differing > 0 ? " (" + std::to_string(differing) +
-                                              " differ locally: --force overwrites them)"
-                                        : ""));
+                     std::to_string(r.skipped.size()) + " file(s) not exported" +
+                         (r.differing > 0 ? " (" + std::to_string(r.differing) +
+                                                " differ locally: --force overwrites them)"
+                                          : ""));
   }
   return 0;
 }
@@ -904,7 +657,8 @@ void RegisterFilesCommands(CLI::App& app, Context& ctx) {
     std::vector<std::string> sources, paths;
     std::string to, from, target, path, local, version, at, pattern;
     bool recursive = false, parents = false, force = false;
-    ExportArgs exp;
+    engine::ExportOptions exp;
+    std::string exp_local;
   };
   auto args = std::make_shared<Args>();
 
@@ -1001,14 +755,15 @@ void RegisterFilesCommands(CLI::App& app, Context& ctx) {
   get->footer(
       "Examples:\n  nearbytes get photos/cat.jpg\n  nearbytes get report.pdf ~/Desktop/\n"
       "  nearbytes get --version 3f2a9c report.pdf old.pdf");
-  SetCommand(
-      get, [&ctx, args] { return Get(ctx, args->path, args->local, args->version, args->force); });
+  SetCommand(get, [&ctx, args] {
+    return Get(ctx, engine::GetOptions{args->path, args->local, args->version, args->force});
+  });
 
   auto* exp = app.add_subcommand("export",
                                  "Copy a hub directory (or the whole hub) to a "
                                  "local directory");
   exp->add_option("path", args->exp.path, "Hub directory; \"\" or / for everything")->required();
-  exp->add_option("local", args->exp.local, "Local directory")->required();
+  exp->add_option("local", args->exp_local, "Local directory")->required();
   exp->add_flag("-f,--force,--overwrite", args->exp.force,
                 "Replace local files whose content differs (default: skip and list them)");
   exp->add_option("--at", args->exp.at,
@@ -1020,7 +775,10 @@ void RegisterFilesCommands(CLI::App& app, Context& ctx) {
       "export goes on.\n\n"
       "Examples:\n  nearbytes export / ~/hub-copy\n  nearbytes export photos ~/Pictures/hub\n"
       "  nearbytes export / ~/hub-last-week --at 7d");
-  SetCommand(exp, [&ctx, args] { return Export(ctx, args->exp); });
+  SetCommand(exp, [&ctx, args] {
+    args->exp.local = args->exp_local;
+    return Export(ctx, args->exp);
+  });
 
   auto* restore = app.add_subcommand("restore",
                                      "Bring back a deleted file or folder, or an older "

@@ -25,4 +25,19 @@ struct FilesSession {
 
 Result<FilesSession> OpenFiles(hub::Hub& hub);
 
+// The reading an operation works on: the live one, or the hub as it was at
+// a point in time (`--at`: an event id or prefix, a date or an age).
+struct ChosenReading {
+  const apps::files::FilesReading* live = nullptr;
+  std::optional<apps::files::FilesReading> past;
+  std::string at_label;  // empty: live; else the event id (16 hex digits) or the text given
+  const apps::files::FilesReading& reading() const { return past ? *past : *live; }
+};
+
+// `at` empty: the live reading. `now_ms` is what ages count back from.
+Result<ChosenReading> ChooseReading(const apps::files::FilesReading& live, const std::string& at,
+                                    int64_t now_ms);
+// Milliseconds since the epoch.
+int64_t NowMs();
+
 }  // namespace nb::engine
