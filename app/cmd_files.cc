@@ -1,45 +1,26 @@
 // The files commands: put, mkdir, mv, rm, ls, get, export, history, conflicts.
-#include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <chrono>
-#include <cstring>
+#include <ctime>
 #include <iostream>
 
-#include <fnmatch.h>
-
-#include <map>
-
-#include "apps/canonical_json.h"
-#include "apps/files/content_check.h"
 #include "apps/files/file_content.h"
-#include "apps/files/files_at.h"
-#include "apps/files/files_writer.h"
-#include "apps/files/reference_sharing.h"
-#include "apps/hub_settings.h"
 #include "cli.h"
 #include "engine/content_out.h"
+#include "engine/files_edit.h"
+#include "engine/files_listing.h"
 #include "engine/files_session.h"
 #include "engine/hub_paths.h"
 #include "engine/put.h"
 #include "progress.h"
-#include "store/file_io.h"
 
 namespace nb::cli {
 namespace {
 
 using apps::files::ContentRef;
-using apps::files::FileEntry;
 using apps::files::FilesReading;
-using apps::files::FilesWriter;
-using Json = nlohmann::ordered_json;
-namespace fs = std::filesystem;
-
-using engine::BaseName;
-using engine::JoinHubPath;
 using engine::NormalizeHubPath;
+using Json = nlohmann::ordered_json;
 
 std::string FormatTime(int64_t ms) {
   time_t seconds = static_cast<time_t>(ms / 1000);
@@ -105,134 +86,43 @@ Result<int> Put(Context& ctx, const std::vector<std::string>& sources, const std
 
 // ---- simple edits ----
 
-Result<int> Mkdir(Context& ctx, const std::string& raw, bool parents) {
+Result<int> Mkdir(Context& ctx, const std::string& path, bool parents) {
   NB_ASSIGN_OR_RETURN(FilesSession session, OpenFiles(ctx));
-  std::string path = NormalizeHubPath(raw);
-  if (session.writer->reading().IsDirectory(path)) {
-    if (parents) return 0;
-    return MakeError(ErrorCode::kInvalidArgument, "directory exists: " + path);
-  }
-  NB_ASSIGN_OR_RETURN(crypto::Hash256 event, session.writer->Mkdir(path));
-  if (ctx.options.json) PrintJson(Json{{"path", path}, {"event", event.Hex()}});
+  NB_ASSIGN_OR_RETURN(std::optional<engine::PathEvent> made,
+                      engine::MakeDirectory(session, path, parents));
+  if (made && ctx.options.json) PrintJson(Json{{"path", made->path}, {"event", made->event.Hex()}});
   return 0;
 }
 
-Result<int> Move(Context& ctx, const std::string& from_raw, const std::string& to_raw) {
+Result<int> Move(Context& ctx, const std::string& from, const std::string& to) {
   NB_ASSIGN_OR_RETURN(FilesSession session, OpenFiles(ctx));
-  std::string from = NormalizeHubPath(from_raw);
-  std::string to = NormalizeHubPath(to_raw);
-  // Like mv: moving onto an existing directory moves into it.
-  if (session.writer->reading().IsDirectory(to)) to = JoinHubPath(to, BaseName(from));
-  NB_ASSIGN_OR_RETURN(crypto::Hash256 event, session.writer->Rename(from, to));
-  if (ctx.options.json) PrintJson(Json{{"from", from}, {"to", to}, {"event", event.Hex()}});
+  NB_ASSIGN_OR_RETURN(engine::Move moved, engine::MovePath(session, from, to));
+  if (ctx.options.json) {
+    PrintJson(Json{{"from", moved.from}, {"to", moved.to}, {"event", moved.event.Hex()}});
+  }
   return 0;
 }
 
 Result<int> Remove(Context& ctx, const std::vector<std::string>& paths, bool recursive) {
   NB_ASSIGN_OR_RETURN(FilesSession session, OpenFiles(ctx));
+  NB_ASSIGN_OR_RETURN(std::vector<engine::PathEvent> removed,
+                      engine::RemovePaths(session, paths, recursive));
   Json events = Json::array();
-  for (const auto& raw : paths) {
-    std::string path = NormalizeHubPath(raw);
-    NB_ASSIGN_OR_RETURN(crypto::Hash256 event, session.writer->Remove(path, recursive));
-    events.push_back(Json{{"path", path}, {"event", event.Hex()}});
-  }
+  for (const auto& r : removed) events.push_back(Json{{"path", r.path}, {"event", r.event.Hex()}});
   if (ctx.options.json) PrintJson(events);
   return 0;
 }
 
-// ---- time travel ----
-
-// The reading a command works on: the live one, or the one of --at.
-struct ChosenReading {
-  const FilesReading* live = nullptr;
-  std::optional<FilesReading> past;
-  std::string at_label;  // empty: live
-  const FilesReading& reading() const { return past ? *past : *live; }
-};
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-Result<ChosenReading> ChooseReading(const FilesReading& live, const std::string& at) {
-  ChosenReading out;
-  out.live = &live;
-  if (at.empty()) return out;
-  NB_ASSIGN_OR_RETURN(apps::files::PointInTime point,
-                      apps::files::ParsePointInTime(live, at, NowMs()));
-  NB_ASSIGN_OR_RETURN(FilesReading past, apps::files::ReadingAt(live, point));
-  out.past = std::move(past);
-  out.at_label = point.event ? point.event->Hex().substr(0, 16) : at;
-  return out;
-}
-
 // ---- ls ----
-
-struct ListedEntry {
-  std::string path;
-  bool dir = false;
-  bool explicit_dir = false;
-  uint64_t size = 0;
-  int64_t modified = 0;
-  bool conflict = false;
-  const FileEntry* file = nullptr;
-  size_t missing_blocks = 0;  // blocks of the content not present here
-};
 
 Result<int> List(Context& ctx, const std::string& raw, bool recursive, const std::string& at) {
   NB_ASSIGN_OR_RETURN(FilesSession session, OpenFiles(ctx));
-  NB_ASSIGN_OR_RETURN(ChosenReading chosen, ChooseReading(session.writer->reading(), at));
-  const FilesReading& reading = chosen.reading();
-  std::string base = NormalizeHubPath(raw);
-  auto& store = session.hub->store();
-  const auto& hub_key = session.hub->keys().symmetric_key();
-  std::set<std::string> conflicted;
-  for (const auto& c : reading.conflicts()) conflicted.insert(c.path);
-
-  std::vector<ListedEntry> entries;
-  auto add_file = [&](const std::string& path, const FileEntry& entry) {
-    ListedEntry e{path, false, false, 0, entry.modified_ms, conflicted.count(path) > 0, &entry};
-    auto presence =
-        apps::files::CheckContentPresence(store, hub_key, entry.content, entry.wrapped_key);
-    e.size = presence.size;
-    e.missing_blocks = presence.missing;
-    entries.push_back(std::move(e));
-  };
-  bool listing_one_file = !base.empty() && reading.IsFile(base);
-  if (listing_one_file) {
-    add_file(base, reading.files().at(base));
-  } else {
-    if (!base.empty() && !reading.IsDirectory(base)) {
-      return MakeError(ErrorCode::kNotFound, "no such file or directory: " + base +
-                                                 (at.empty() ? "" : " (at " + at + ")"));
-    }
-    std::string prefix = base.empty() ? "" : base + "/";
-    auto in_scope = [&](const std::string& path) {
-      if (path.compare(0, prefix.size(), prefix) != 0 || path.size() == prefix.size()) {
-        return false;
-      }
-      return recursive || path.find('/', prefix.size()) == std::string::npos;
-    };
-    for (const auto& dir : reading.Directories()) {
-      if (in_scope(dir.path)) {
-        entries.push_back(ListedEntry{dir.path, true, dir.explicit_dir, 0, 0,
-                                      conflicted.count(dir.path) > 0, nullptr});
-      }
-    }
-    for (auto it = reading.files().lower_bound(prefix);
-         it != reading.files().end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {
-      if (in_scope(it->first)) add_file(it->first, it->second);
-    }
-    std::sort(entries.begin(), entries.end(),
-              [](const ListedEntry& a, const ListedEntry& b) { return a.path < b.path; });
-  }
+  NB_ASSIGN_OR_RETURN(engine::Listing listing, engine::ListFiles(session, raw, recursive, at));
   ctx.ReportIncidents();
-
+  const std::string& base = listing.base;
   if (ctx.options.json) {
     Json out = Json::array();
-    for (const auto& e : entries) {
+    for (const auto& e : listing.entries) {
       Json item{{"path", e.path}, {"type", e.dir ? "directory" : "file"}};
       if (e.dir) {
         item["explicit"] = e.explicit_dir;
@@ -253,11 +143,11 @@ Result<int> List(Context& ctx, const std::string& raw, bool recursive, const std
     return 0;
   }
   size_t incomplete = 0;
-  for (const auto& e : entries) {
+  for (const auto& e : listing.entries) {
     // A single file is shown by its full path; entries of a directory
     // relative to it, unless the listing is recursive.
     std::string name =
-        (listing_one_file || recursive || base.empty()) ? e.path : e.path.substr(base.size() + 1);
+        (listing.one_file || recursive || base.empty()) ? e.path : e.path.substr(base.size() + 1);
     char line[64];
     if (e.dir) {
       std::snprintf(line, sizeof(line), "%-4s %10s  %16s  ", "dir", "-", "");
@@ -283,125 +173,57 @@ Result<int> List(Context& ctx, const std::string& raw, bool recursive, const std
 
 // ---- find / du ----
 
-std::string AsciiLower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-Result<int> Find(Context& ctx, const std::string& pattern, const std::string& raw_base) {
+Result<int> Find(Context& ctx, const std::string& pattern, const std::string& base) {
   NB_ASSIGN_OR_RETURN(FilesSession session, OpenFiles(ctx));
-  const FilesReading& reading = session.writer->reading();
-  std::string base = NormalizeHubPath(raw_base);
-  if (!base.empty() && !reading.IsDirectory(base)) {
-    return MakeError(ErrorCode::kNotFound, "no such directory: " + base);
-  }
-  // A pattern with wildcards is a glob (on the whole path or the name);
-  // anything else a substring. Both ignore case, like a desktop search.
-  bool glob = pattern.find_first_of("*?[") != std::string::npos;
-  std::string needle = AsciiLower(pattern);
-  auto matches = [&](const std::string& path) {
-    if (glob) {
-      return ::fnmatch(pattern.c_str(), path.c_str(), FNM_CASEFOLD) == 0 ||
-             ::fnmatch(pattern.c_str(), BaseName(path).c_str(), FNM_CASEFOLD) == 0;
-    }
-    return AsciiLower(path).find(needle) != std::string::npos;
-  };
-  std::string prefix = base.empty() ? "" : base + "/";
-  std::vector<std::pair<std::string, bool>> found;  // path, is directory
-  for (const auto& dir : reading.Directories()) {
-    if (dir.path.starts_with(prefix) && matches(dir.path)) found.emplace_back(dir.path, true);
-  }
-  for (auto it = reading.files().lower_bound(prefix);
-       it != reading.files().end() && it->first.starts_with(prefix); ++it) {
-    if (matches(it->first)) found.emplace_back(it->first, false);
-  }
-  std::sort(found.begin(), found.end());
+  NB_ASSIGN_OR_RETURN(std::vector<engine::FoundPath> found,
+                      engine::FindFiles(session.reading(), pattern, base));
   if (ctx.options.json) {
     Json out = Json::array();
-    for (const auto& [path, dir] : found) {
-      Json item{{"path", path}, {"type", dir ? "directory" : "file"}};
-      if (!dir) {
-        const FileEntry& entry = reading.files().at(path);
-        item["modified"] = entry.modified_ms;
-        item["origin"] = entry.origin_event.Hex();
+    for (const auto& f : found) {
+      Json item{{"path", f.path}, {"type", f.dir ? "directory" : "file"}};
+      if (!f.dir) {
+        item["modified"] = f.modified;
+        item["origin"] = f.origin_event.Hex();
       }
       out.push_back(std::move(item));
     }
     PrintJson(out);
   } else {
-    for (const auto& [path, dir] : found)
-      std::cout << TerminalText(path) << (dir ? "/" : "") << "\n";
+    for (const auto& f : found) std::cout << TerminalText(f.path) << (f.dir ? "/" : "") << "\n";
   }
   return found.empty() ? 1 : 0;
 }
 
 Result<int> DiskUsage(Context& ctx, const std::string& raw) {
   NB_ASSIGN_OR_RETURN(FilesSession session, OpenFiles(ctx));
-  const FilesReading& reading = session.writer->reading();
-  std::string base = NormalizeHubPath(raw);
-  auto& store = session.hub->store();
-  const auto& hub_key = session.hub->keys().symmetric_key();
-  if (!base.empty() && !reading.IsFile(base) && !reading.IsDirectory(base)) {
-    return MakeError(ErrorCode::kNotFound, "no such file or directory: " + base);
-  }
-  struct Usage {
-    uint64_t bytes = 0;
-    size_t files = 0;
-    bool dir = false;
-  };
-  std::map<std::string, Usage> children;
-  Usage total;
-  size_t unknown = 0;
-  std::string prefix = base.empty() ? "" : base + "/";
-  auto add = [&](const std::string& path, const FileEntry& entry) {
-    auto size = apps::files::ContentSize(store, hub_key, entry.content, entry.wrapped_key);
-    if (!size.ok()) ++unknown;
-    uint64_t bytes = size.ok() ? *size : 0;
-    total.bytes += bytes;
-    ++total.files;
-    std::string rest = path.substr(prefix.size());
-    size_t slash = rest.find('/');
-    Usage& child = children[prefix + rest.substr(0, slash)];
-    child.bytes += bytes;
-    ++child.files;
-    child.dir = slash != std::string::npos;
-  };
-  if (!base.empty() && reading.IsFile(base)) {
-    prefix.clear();
-    add(base, reading.files().at(base));
-  } else {
-    for (auto it = reading.files().lower_bound(prefix);
-         it != reading.files().end() && it->first.starts_with(prefix); ++it) {
-      add(it->first, it->second);
-    }
-  }
+  NB_ASSIGN_OR_RETURN(engine::DiskUsageReport du, engine::DiskUsage(session, raw));
   ctx.ReportIncidents();
   if (ctx.options.json) {
     Json items = Json::array();
-    for (const auto& [path, usage] : children) {
+    for (const auto& [path, usage] : du.children) {
       items.push_back(Json{{"path", path},
                            {"type", usage.dir ? "directory" : "file"},
                            {"bytes", usage.bytes},
                            {"files", usage.files}});
     }
-    PrintJson(Json{{"path", base},
-                   {"bytes", total.bytes},
-                   {"files", total.files},
-                   {"unknownSizes", unknown},
+    PrintJson(Json{{"path", du.base},
+                   {"bytes", du.total.bytes},
+                   {"files", du.total.files},
+                   {"unknownSizes", du.unknown},
                    {"children", items}});
     return 0;
   }
-  for (const auto& [path, usage] : children) {
+  for (const auto& [path, usage] : du.children) {
     char line[48];
     std::snprintf(line, sizeof(line), "%10s  %8zu  ", HumanBytes(usage.bytes).c_str(), usage.files);
     std::cout << line << TerminalText(path) << (usage.dir ? "/" : "") << "\n";
   }
   char line[48];
-  std::snprintf(line, sizeof(line), "%10s  %8zu  ", HumanBytes(total.bytes).c_str(), total.files);
-  std::cout << line << "total" << (base.empty() ? "" : " of " + TerminalText(base)) << "\n";
-  if (unknown > 0) {
-    std::cerr << "nearbytes: " << unknown
+  std::snprintf(line, sizeof(line), "%10s  %8zu  ", HumanBytes(du.total.bytes).c_str(),
+                du.total.files);
+  std::cout << line << "total" << (du.base.empty() ? "" : " of " + TerminalText(du.base)) << "\n";
+  if (du.unknown > 0) {
+    std::cerr << "nearbytes: " << du.unknown
               << " file(s) have content missing here; their size is not counted\n";
   }
   return 0;
@@ -492,82 +314,18 @@ Result<int> Export(Context& ctx, const engine::ExportOptions& options) {
 
 // ---- restore ----
 
-Result<int> Restore(Context& ctx, const std::string& raw, const std::string& at) {
+Result<int> Restore(Context& ctx, const std::string& path, const std::string& at) {
   NB_ASSIGN_OR_RETURN(FilesSession session, OpenFiles(ctx));
-  FilesWriter& writer = *session.writer;
-  const FilesReading& live = writer.reading();
-  std::string path = NormalizeHubPath(raw);
-  if (path.empty()) return MakeError(ErrorCode::kInvalidArgument, "restore needs a hub path");
-  std::optional<FilesReading> past;
-  std::string when;
-  if (!at.empty()) {
-    NB_ASSIGN_OR_RETURN(ChosenReading chosen, ChooseReading(live, at));
-    past = std::move(chosen.past);
-    when = "at " + chosen.at_label;
-  } else {
-    // Without --at, restore undoes a removal: a path that is live now (even
-    // one removed once and written again) is left alone.
-    if (live.IsFile(path) || live.IsDirectory(path)) {
-      return MakeError(ErrorCode::kInvalidArgument,
-                       path +
-                           " exists now; to bring back an older state use --at EVENT|TIME "
-                           "(see `nearbytes history " +
-                           path + "`)");
-    }
-    NB_ASSIGN_OR_RETURN(past, apps::files::ReadingBeforeRemoval(live, path));
-    if (!past) {
-      return MakeError(ErrorCode::kNotFound, "no such file or directory in the history: " + path);
-    }
-    when = "before it was removed";
-  }
-  if (!past->IsFile(path) && !past->IsDirectory(path)) {
-    return MakeError(ErrorCode::kNotFound, path + " did not exist " + when);
-  }
-  // Every file under `path` then that is missing or different now.
-  std::vector<std::pair<std::string, FileEntry>> files;
-  if (past->IsFile(path)) {
-    files.emplace_back(path, past->files().at(path));
-  } else {
-    std::string prefix = path + "/";
-    for (auto it = past->files().lower_bound(prefix);
-         it != past->files().end() && it->first.starts_with(prefix); ++it) {
-      files.emplace_back(it->first, it->second);
-    }
-  }
-  writer.BeginBatch();
-  size_t restored = 0, unchanged = 0;
-  std::vector<std::string> incomplete;  // restored, but their content is not here
-  for (const auto& [file_path, entry] : files) {
-    auto now = live.files().find(file_path);
-    if (now != live.files().end() && now->second.content.hash == entry.content.hash) {
-      ++unchanged;
-      continue;
-    }
-    NB_RETURN_IF_ERROR(
-        writer.CreateFile(file_path, entry.content, entry.wrapped_key, entry.mime_type));
-    ++restored;
-    auto presence =
-        apps::files::CheckContentPresence(session.hub->store(), session.hub->keys().symmetric_key(),
-                                          entry.content, entry.wrapped_key);
-    if (!presence.complete()) incomplete.push_back(file_path);
-  }
-  if (past->IsDirectory(path)) {
-    for (const auto& dir : past->explicit_dirs()) {
-      if ((dir == path || dir.starts_with(path + "/")) && !writer.reading().IsDirectory(dir)) {
-        NB_RETURN_IF_ERROR(writer.Mkdir(dir));
-      }
-    }
-  }
-  NB_RETURN_IF_ERROR(writer.CommitBatch());
+  NB_ASSIGN_OR_RETURN(engine::RestoreResult r, engine::RestorePath(session, path, at));
   if (ctx.options.json) {
-    PrintJson(Json{{"path", path}, {"restored", restored}, {"unchanged", unchanged}});
+    PrintJson(Json{{"path", r.path}, {"restored", r.restored}, {"unchanged", r.unchanged}});
   } else if (!ctx.options.quiet) {
-    std::cout << "restored " << restored << " file(s) of " << TerminalText(path) << " as they were "
-              << when;
-    if (unchanged > 0) std::cout << " (" << unchanged << " already as then)";
+    std::cout << "restored " << r.restored << " file(s) of " << TerminalText(r.path)
+              << " as they were " << r.when;
+    if (r.unchanged > 0) std::cout << " (" << r.unchanged << " already as then)";
     std::cout << "\n";
   }
-  for (const auto& file_path : incomplete) {
+  for (const auto& file_path : r.incomplete) {
     std::cerr << "nearbytes: warning: " << TerminalText(file_path)
               << " is back, but its content is not on this device; a sync with one that has "
                  "it makes it readable\n";
@@ -579,26 +337,16 @@ Result<int> Restore(Context& ctx, const std::string& raw, const std::string& at)
 
 Result<int> History(Context& ctx, const std::string& raw) {
   NB_ASSIGN_OR_RETURN(FilesSession session, OpenFiles(ctx));
-  const FilesReading& reading = session.writer->reading();
+  NB_ASSIGN_OR_RETURN(std::vector<engine::PathVersion> versions, engine::PathHistory(session, raw));
   std::string path = NormalizeHubPath(raw);
-  auto versions = reading.History(path);
-  if (path.empty()) return MakeError(ErrorCode::kInvalidArgument, "history needs a hub path");
-  if (versions.empty()) return MakeError(ErrorCode::kNotFound, "no history for " + path);
-  auto& store = session.hub->store();
-  const auto& hub_key = session.hub->keys().symmetric_key();
-  auto live = reading.files().find(path);
   Json out = Json::array();
   for (const auto& v : versions) {
-    Json item{{"event", v.event.Hex()},
-              {"type", apps::files::FileOpName(v.op)},
-              {"time", v.timestamp},
-              {"path", v.path}};
-    if (v.op == apps::files::FileOp::kRename) item["toPath"] = v.to_path;
+    Json item{{"event", v.event.Hex()}, {"type", v.type}, {"time", v.time}, {"path", v.path}};
+    if (v.type == "RENAME") item["toPath"] = v.to_path;
     if (v.content) {
-      auto size = apps::files::ContentSize(store, hub_key, *v.content, v.wrapped_key);
-      if (size.ok()) item["size"] = *size;
-      item["content"] = v.content->hash.Hex();
-      item["live"] = live != reading.files().end() && live->second.origin_event == v.event;
+      if (v.size) item["size"] = *v.size;
+      item["content"] = v.content->Hex();
+      item["live"] = v.live;
     }
     out.push_back(std::move(item));
   }
