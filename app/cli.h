@@ -84,11 +84,8 @@ void SetCommand(CLI::App* command, CommandFn fn);
 void RegisterCoreCommands(CLI::App& app, Context& ctx);
 void RegisterFilesCommands(CLI::App& app, Context& ctx);
 void RegisterFolderSyncCommands(CLI::App& app, Context& ctx);
-// hub set (cmd_hub_settings.cc), with helpers for hub create and hub info.
+// hub set (cmd_hub_settings.cc), with a helper for hub create and hub info.
 void RegisterHubSettingsCommands(CLI::App* hub, Context& ctx);
-// Turns reference-compatible mode on or off by a settings record, unless the
-// hub is already so (with `only_turn_on`, false changes nothing).
-Result<apps::HubSettings> SetReferenceCompatible(hub::Hub& hub, bool on, bool only_turn_on);
 // One line saying how the hub writes files and how to switch.
 std::string ReferenceModeText(const apps::HubSettings& settings);
 // say, chat, profile and members (cmd_chat.cc).
