@@ -16,6 +16,9 @@ Result<std::string> ResolveHubId(const std::string& wanted, const std::vector<st
   for (const auto& id : known) {
     if (id.rfind(wanted, 0) == 0) matches.push_back(id);
   }
+  // A hub both held and present in the store is known twice: one match.
+  std::sort(matches.begin(), matches.end());
+  matches.erase(std::unique(matches.begin(), matches.end()), matches.end());
   if (matches.size() == 1) return matches[0];
   if (store::IsHubId(wanted)) return wanted;
   if (matches.empty()) return MakeError(ErrorCode::kNotFound, "no hub matches --hub " + wanted);

@@ -96,6 +96,20 @@ TEST_F(EngineSyncTest, AnUnknownHubPrefixIsRefusedBeforeCopying) {
   EXPECT_FALSE(fs::exists(temp_ / "usb"));
 }
 
+// A hub both held (its secret given) and present in the store was counted
+// twice among the known hubs, so its id prefix "matched several hubs".
+TEST_F(EngineSyncTest, AHubPrefixNamesAHubThatIsBothHeldAndPresent) {
+  hub::Hub* a = nullptr;
+  auto node = NewNode(temp_ / "a", &a);
+  ASSERT_TRUE(Say(*a, "carried", nullptr, 1'000).ok());
+  FolderSyncRequest request = Request(temp_ / "usb", a->id());
+  request.hubs = {a->id().substr(0, 8)};
+  auto synced = SyncWithFolder(node->store(), request, nullptr);
+  ASSERT_TRUE(synced.ok()) << synced.error().message;
+  EXPECT_EQ(synced->report.hubs_carried, std::vector<std::string>{a->id()});
+  EXPECT_GT(synced->report.pushed.events, 0u);
+}
+
 TEST_F(EngineSyncTest, ANodeMirrorsItsAppendsIntoItsExtraRoots) {
   NodeOptions options;
   options.primary = temp_ / "store";
