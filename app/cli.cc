@@ -116,48 +116,7 @@ Result<std::string> ReadSecretFile(const std::string& path) {
   return secret;
 }
 
-std::string HubLabel(const std::string& id, const std::string& secret) {
-  auto parsed = hub::ParseSecret(secret);
-  std::string name = parsed.ok() && parsed->display_name ? *parsed->display_name : "(no name)";
-  return name + " (" + id.substr(0, 12) + ")";
-}
-
-std::string ListRemembered(const std::map<std::string, std::string>& secrets) {
-  std::string out;
-  for (const auto& [id, secret] : secrets) {
-    if (!out.empty()) out += ", ";
-    out += HubLabel(id, secret);
-  }
-  return out;
-}
-
 }  // namespace
-
-Result<std::string> ResolveRememberedHub(const std::string& wanted,
-                                         const std::map<std::string, std::string>& secrets) {
-  std::vector<std::string> matches;
-  for (const auto& [id, secret] : secrets) {
-    auto parsed = hub::ParseSecret(secret);
-    bool name_match = parsed.ok() && parsed->display_name && *parsed->display_name == wanted;
-    bool id_match = wanted.size() >= 4 && id.compare(0, wanted.size(), wanted) == 0;
-    if (name_match || id_match) matches.push_back(id);
-  }
-  if (matches.size() == 1) return matches.front();
-  if (secrets.empty()) {
-    return MakeError(ErrorCode::kNotFound,
-                     "--hub " + wanted + ": this machine remembers no hub (nearbytes hub create)");
-  }
-  if (matches.empty()) {
-    return MakeError(
-        ErrorCode::kNotFound,
-        "--hub " + wanted + " matches no remembered hub; remembered: " + ListRemembered(secrets));
-  }
-  std::map<std::string, std::string> several;
-  for (const auto& id : matches) several[id] = secrets.at(id);
-  return MakeError(ErrorCode::kInvalidArgument,
-                   "--hub " + wanted + " matches several hubs: " + ListRemembered(several) +
-                       "; give more of the id");
-}
 
 Result<std::string> Context::ReadSecretOnce() {
   if (!options.secret_file.empty()) {
@@ -198,7 +157,7 @@ Result<std::string> Context::ReadSecretOnce() {
   if (keyring.ok() && keyring->secrets().size() > 1) {
     return MakeError(ErrorCode::kInvalidArgument,
                      "this machine remembers " + std::to_string(keyring->secrets().size()) +
-                         " hubs: " + ListRemembered(keyring->secrets()) +
+                         " hubs: " + engine::ListRemembered(keyring->secrets()) +
                          "; choose one with --hub NAME or --hub ID-PREFIX (or give its secret)");
   }
   NB_ASSIGN_OR_RETURN(std::string typed, PromptSecret("Hub secret: "));

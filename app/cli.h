@@ -12,6 +12,7 @@
 
 #include "apps/hub_settings.h"
 #include "base/status.h"
+#include "engine/hubs.h"
 #include "engine/node.h"
 #include "hub/hub.h"
 #include "store/store.h"
@@ -70,10 +71,8 @@ class Context {
   static Context* current_;
 };
 
-// Picks a remembered hub by display name or id prefix (4+ hex digits);
-// errors list the candidates.
-Result<std::string> ResolveRememberedHub(const std::string& wanted,
-                                         const std::map<std::string, std::string>& secrets);
+// Picks a remembered hub by display name or id prefix (engine/hubs.h).
+using engine::ResolveRememberedHub;
 
 // A command's body. Returns the exit code, or an error that main prints as
 // one line (exit 1).

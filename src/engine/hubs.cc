@@ -24,6 +24,51 @@ Result<CreatedHub> CreateHub(Node& node, const std::string& secret, bool referen
   return out;
 }
 
+namespace {
+
+std::string HubLabel(const std::string& id, const std::string& secret) {
+  auto parsed = hub::ParseSecret(secret);
+  std::string name = parsed.ok() && parsed->display_name ? *parsed->display_name : "(no name)";
+  return name + " (" + id.substr(0, 12) + ")";
+}
+
+}  // namespace
+
+std::string ListRemembered(const std::map<std::string, std::string>& secrets) {
+  std::string out;
+  for (const auto& [id, secret] : secrets) {
+    if (!out.empty()) out += ", ";
+    out += HubLabel(id, secret);
+  }
+  return out;
+}
+
+Result<std::string> ResolveRememberedHub(const std::string& wanted,
+                                         const std::map<std::string, std::string>& secrets) {
+  std::vector<std::string> matches;
+  for (const auto& [id, secret] : secrets) {
+    auto parsed = hub::ParseSecret(secret);
+    bool name_match = parsed.ok() && parsed->display_name && *parsed->display_name == wanted;
+    bool id_match = wanted.size() >= 4 && id.compare(0, wanted.size(), wanted) == 0;
+    if (name_match || id_match) matches.push_back(id);
+  }
+  if (matches.size() == 1) return matches.front();
+  if (secrets.empty()) {
+    return MakeError(ErrorCode::kNotFound,
+                     "--hub " + wanted + ": this machine remembers no hub (nearbytes hub create)");
+  }
+  if (matches.empty()) {
+    return MakeError(
+        ErrorCode::kNotFound,
+        "--hub " + wanted + " matches no remembered hub; remembered: " + ListRemembered(secrets));
+  }
+  std::map<std::string, std::string> several;
+  for (const auto& id : matches) several[id] = secrets.at(id);
+  return MakeError(ErrorCode::kInvalidArgument,
+                   "--hub " + wanted + " matches several hubs: " + ListRemembered(several) +
+                       "; give more of the id");
+}
+
 Result<std::vector<RememberedHub>> ListRememberedHubs() {
   NB_ASSIGN_OR_RETURN(hub::Keyring keyring, hub::Keyring::Load(hub::HomeDir()));
   std::vector<RememberedHub> out;

@@ -3,6 +3,7 @@
 // settings, and its event log described.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -35,6 +36,13 @@ struct RememberedHub {
 
 // hub list: the hubs whose secret this machine remembers, by id.
 Result<std::vector<RememberedHub>> ListRememberedHubs();
+
+// Picks a remembered hub (`secrets`: id -> secret) by display name or id
+// prefix (4+ hex digits); errors list the candidates.
+Result<std::string> ResolveRememberedHub(const std::string& wanted,
+                                         const std::map<std::string, std::string>& secrets);
+// "name (id prefix), name (id prefix), ..." for messages.
+std::string ListRemembered(const std::map<std::string, std::string>& secrets);
 
 // hub forget: removes the hub's secret from this machine (its data stays).
 Status ForgetHub(const std::string& hub_id);

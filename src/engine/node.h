@@ -5,35 +5,45 @@
 // (base/status.h), progress goes through engine/progress.h.
 //
 // A Node is one store (its primary root and extra roots) and the hubs it
-// holds open. Operations take a Node, a hub::Hub or a FilesSession:
+// holds open. Operations take a Node, a store, a hub::Hub, or a FilesSession
+// (a hub's files opened for reading and writing). Where each one lives:
 //
-//   open a store, open hubs, mirror appends  engine/node.h        (Node)
-//   hub create / list / forget / info / set   engine/hubs.h        (CreateHub, ListHubs,
-//                                                                   ForgetHub, HubInfo,
-//                                                                   SetReferenceCompatible)
-//   hub figures (events, blocks, files)       engine/hub_figures.h
-//   hub paths typed by people                 engine/hub_paths.h   (NormalizeHubPath)
-//   a hub's files, opened for reading/writing engine/files_session.h (OpenFiles)
-//   put (plan a tree, ingest, write events)   engine/put.h         (PlanPut, StorePut)
-//   get / cat / export (content to disk)      engine/content_out.h (GetFile, ExportTree,
-//                                                                   WriteContentToFd, ...)
-//   ls / find / du, --at readings             engine/files_listing.h (ListFiles, FindFiles,
-//                                                                   DiskUsage, ChooseReading)
-//   mkdir / mv / rm / restore / history       engine/files_edit.h  (MakeDirectory, MovePath,
-//                                                                   RemovePaths, RestorePath,
-//                                                                   PathHistory)
-//   chat, profiles, members                   engine/people.h      (LoadReadings, Say,
-//                                                                   SetProfile, FindMember,
-//                                                                   ListMembers)
-//   sync with a folder, extra roots           engine/folder_sync.h (SyncWithFolder, AddRoot,
-//                                                                   RemoveRoot)
-//   verify a store                            engine/verify.h      (VerifyStore, KnownKeys)
-//   garbage collection                        engine/gc.h          (CollectGarbage)
-//   what a hub's events reference             engine/hub_references.h
+//   operation                      face              engine
+//   open the store, open hubs,     every command     node.h         Node, HomeNodeOptions,
+//     mirror appends to extra                                       Node::MirrorAppends
+//     roots after a command
+//   hub create/list/forget/info    hub ...           hubs.h         CreateHub, ListRememberedHubs,
+//                                                                   ForgetHub, DescribeHub
+//   choose a remembered hub        --hub NAME|ID     hubs.h         ResolveRememberedHub
+//   hub set reference-compatible   hub set           hubs.h         SetReferenceCompatible
+//   the event log described        log               hubs.h         DescribeEvents
+//   hub figures                    hub info          hub_figures.h  ComputeHubFigures
+//   hub paths as typed             (all files ops)   hub_paths.h    NormalizeHubPath
+//   a hub's files, --at readings   (all files ops)   files_session.h OpenFiles, ChooseReading
+//   put a tree                     put               put.h          PlanPut, StorePut
+//   get, cat, export               get, cat, export  content_out.h  GetFile, FilesToRead,
+//                                                                   WriteContentToFd, ExportTree
+//   ls, find, du                   ls, find, du      files_listing.h ListFiles, FindFiles,
+//                                                                   DiskUsage
+//   mkdir, mv, rm, restore,        mkdir, mv, rm,    files_edit.h   MakeDirectory, MovePath,
+//     history                        restore, history               RemovePaths, RestorePath,
+//                                                                   PathHistory
+//   conflicts                      conflicts         the FILES reading itself
+//                                                    (apps/files/files_reading.h conflicts())
+//   chat and profile readings,     chat [--follow],  people.h       LoadReadings, ApplyNewEvents,
+//     say, profile, members          say, profile,                  Say, SetProfile, FindMember,
+//                                    members                        ListMembers, OptionalIdentity
+//   sync with a folder,            sync, store ...   folder_sync.h  SyncWithFolder, AddRoot,
+//     extra roots                                                   RemoveRoot
+//   verify a store                 verify            verify.h       VerifyStore, KnownKeys
+//   garbage collection             gc                gc.h           CollectGarbage
+//   what a hub's events reference  (verify, gc,      hub_references.h CollectHubReferences
+//                                    hub info)
 //
-// Conflicts are the FILES reading's own (apps/files/files_reading.h,
-// FilesReading::conflicts), the event log is log::LoadAllEvents: faces read
-// them directly.
+// Faces: the CLI (app/cmd_*.cc) parses with CLI11, asks for secrets on the
+// terminal (app/cli.cc), calls one of the above and prints text or --json.
+// Long operations report through ProgressObserver (engine/progress.h); the
+// CLI's is its progress line (app/progress.h).
 //
 // Thread-safety: a Node is used by one thread at a time.
 #pragma once
