@@ -13,7 +13,6 @@
 #include "hub/keyring.h"
 #include "hub/secret.h"
 #include "store/file_io.h"
-#include "sync/folder_carrier.h"
 
 namespace nb::cli {
 
@@ -22,24 +21,20 @@ std::filesystem::path Context::StorePath() const {
   return hub::DefaultStorePath();
 }
 
-Result<store::Store*> Context::OpenStore(bool create) {
-  if (!store_) {
-    std::vector<std::filesystem::path> roots{StorePath()};
-    // Extra roots belong to the default store; an explicit --store is alone.
-    if (options.store_path.empty()) {
-      for (const auto& extra : hub::LoadExtraRoots()) {
-        std::error_code ec;
-        if (std::filesystem::is_directory(extra, ec)) {
-          roots.push_back(extra);
-        } else {
-          std::cerr << "nearbytes: warning: extra root " << extra.string()
-                    << " is not available; continuing without it\n";
-        }
-      }
-    }
-    NB_ASSIGN_OR_RETURN(store_, store::Store::Open(roots, create));
+Result<engine::Node*> Context::OpenNode(bool create) {
+  if (!node_) {
+    std::vector<std::string> warnings;
+    auto node = engine::Node::Open(engine::HomeNodeOptions(options.store_path, create), &warnings);
+    for (const auto& warning : warnings) std::cerr << "nearbytes: warning: " << warning << "\n";
+    if (!node.ok()) return node.error();
+    node_ = std::move(*node);
   }
-  return store_.get();
+  return node_.get();
+}
+
+Result<store::Store*> Context::OpenStore(bool create) {
+  NB_ASSIGN_OR_RETURN(engine::Node * node, OpenNode(create));
+  return &node->store();
 }
 
 namespace {
@@ -121,48 +116,7 @@ Result<std::string> ReadSecretFile(const std::string& path) {
   return secret;
 }
 
-std::string HubLabel(const std::string& id, const std::string& secret) {
-  auto parsed = hub::ParseSecret(secret);
-  std::string name = parsed.ok() && parsed->display_name ? *parsed->display_name : "(no name)";
-  return name + " (" + id.substr(0, 12) + ")";
-}
-
-std::string ListRemembered(const std::map<std::string, std::string>& secrets) {
-  std::string out;
-  for (const auto& [id, secret] : secrets) {
-    if (!out.empty()) out += ", ";
-    out += HubLabel(id, secret);
-  }
-  return out;
-}
-
 }  // namespace
-
-Result<std::string> ResolveRememberedHub(const std::string& wanted,
-                                         const std::map<std::string, std::string>& secrets) {
-  std::vector<std::string> matches;
-  for (const auto& [id, secret] : secrets) {
-    auto parsed = hub::ParseSecret(secret);
-    bool name_match = parsed.ok() && parsed->display_name && *parsed->display_name == wanted;
-    bool id_match = wanted.size() >= 4 && id.compare(0, wanted.size(), wanted) == 0;
-    if (name_match || id_match) matches.push_back(id);
-  }
-  if (matches.size() == 1) return matches.front();
-  if (secrets.empty()) {
-    return MakeError(ErrorCode::kNotFound,
-                     "--hub " + wanted + ": this machine remembers no hub (nearbytes hub create)");
-  }
-  if (matches.empty()) {
-    return MakeError(
-        ErrorCode::kNotFound,
-        "--hub " + wanted + " matches no remembered hub; remembered: " + ListRemembered(secrets));
-  }
-  std::map<std::string, std::string> several;
-  for (const auto& id : matches) several[id] = secrets.at(id);
-  return MakeError(ErrorCode::kInvalidArgument,
-                   "--hub " + wanted + " matches several hubs: " + ListRemembered(several) +
-                       "; give more of the id");
-}
 
 Result<std::string> Context::ReadSecretOnce() {
   if (!options.secret_file.empty()) {
@@ -203,7 +157,7 @@ Result<std::string> Context::ReadSecretOnce() {
   if (keyring.ok() && keyring->secrets().size() > 1) {
     return MakeError(ErrorCode::kInvalidArgument,
                      "this machine remembers " + std::to_string(keyring->secrets().size()) +
-                         " hubs: " + ListRemembered(keyring->secrets()) +
+                         " hubs: " + engine::ListRemembered(keyring->secrets()) +
                          "; choose one with --hub NAME or --hub ID-PREFIX (or give its secret)");
   }
   NB_ASSIGN_OR_RETURN(std::string typed, PromptSecret("Hub secret: "));
@@ -217,19 +171,17 @@ Result<hub::HubKeys> Context::Keys() {
 }
 
 Result<hub::Hub*> Context::OpenHub(bool create) {
-  if (!hub_) {
-    NB_ASSIGN_OR_RETURN(store::Store * store, OpenStore(create));
+  if (hub_ == nullptr) {
+    NB_ASSIGN_OR_RETURN(engine::Node * node, OpenNode(create));
     NB_ASSIGN_OR_RETURN(hub::HubKeys keys, Keys());
-    NB_ASSIGN_OR_RETURN(hub_, hub::Hub::Open(store, std::move(keys), create));
-    // Remember appends, so they can be mirrored into extra roots at the end.
-    hub_->log().Subscribe([this](const log::ValidEvent&) { appended_ = true; });
+    NB_ASSIGN_OR_RETURN(hub_, node->OpenHub(std::move(keys), create));
   }
-  return hub_.get();
+  return hub_;
 }
 
 void Context::ReportIncidents() {
-  if (!store_) return;
-  for (const auto& incident : store_->TakeIncidents()) {
+  if (!node_) return;
+  for (const auto& incident : node_->TakeIncidents()) {
     std::cerr << "nearbytes: warning: " << incident << "\n";
   }
 }
@@ -237,26 +189,9 @@ void Context::ReportIncidents() {
 Context* Context::current_ = nullptr;
 
 Status Context::Finish() {
-  if (!appended_ || !store_ || !hub_ || store_->roots().size() < 2) return Status::Ok();
-  // Extra roots receive every append: carry this hub's new events and their
-  // blocks from the primary root to each of them.
-  auto primary = store::Store::Open({store_->primary().path()}, false);
-  if (!primary.ok()) return primary.error();
-  for (size_t i = 1; i < store_->roots().size(); ++i) {
-    auto mirror = store::Store::Open({store_->roots()[i].path()}, false);
-    if (!mirror.ok()) {
-      std::cerr << "nearbytes: warning: " << mirror.error().message << "\n";
-      continue;
-    }
-    std::vector<std::string> rejected;
-    auto carried =
-        sync::Carry(**primary, **mirror, {hub_->id()}, {{hub_->id(), hub_->keys().symmetric_key()}},
-                    0, nullptr, &rejected, nullptr);
-    if (!carried.ok()) {
-      std::cerr << "nearbytes: warning: could not copy to extra root "
-                << store_->roots()[i].path().string() << ": " << carried.error().message << "\n";
-    }
-  }
+  if (!node_) return Status::Ok();
+  NB_ASSIGN_OR_RETURN(std::vector<std::string> warnings, node_->MirrorAppends());
+  for (const auto& warning : warnings) std::cerr << "nearbytes: warning: " << warning << "\n";
   return Status::Ok();
 }
 

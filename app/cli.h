@@ -12,6 +12,8 @@
 
 #include "apps/hub_settings.h"
 #include "base/status.h"
+#include "engine/hubs.h"
+#include "engine/node.h"
 #include "hub/hub.h"
 #include "store/store.h"
 
@@ -36,6 +38,8 @@ class Context {
   std::filesystem::path StorePath() const;
   // Opens the store; `create` makes the primary root if missing.
   Result<store::Store*> OpenStore(bool create);
+  // The engine's node of this run (opens the store like OpenStore).
+  Result<engine::Node*> OpenNode(bool create);
   // The secret: --secret-file, then $NEARBYTES_SECRET, then a prompt on the
   // terminal with echo off. Never a command-line argument (visible in ps).
   Result<std::string> ReadSecret();
@@ -57,21 +61,18 @@ class Context {
   Status Finish();
 
  private:
-  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<engine::Node> node_;
   Result<std::string> ReadSecretOnce();
 
-  std::unique_ptr<hub::Hub> hub_;
+  hub::Hub* hub_ = nullptr;
   std::string secret_;
   bool secret_typed_ = false;
   bool confirm_typed_secret_ = false;
-  bool appended_ = false;
   static Context* current_;
 };
 
-// Picks a remembered hub by display name or id prefix (4+ hex digits);
-// errors list the candidates.
-Result<std::string> ResolveRememberedHub(const std::string& wanted,
-                                         const std::map<std::string, std::string>& secrets);
+// Picks a remembered hub by display name or id prefix (engine/hubs.h).
+using engine::ResolveRememberedHub;
 
 // A command's body. Returns the exit code, or an error that main prints as
 // one line (exit 1).
@@ -82,11 +83,8 @@ void SetCommand(CLI::App* command, CommandFn fn);
 void RegisterCoreCommands(CLI::App& app, Context& ctx);
 void RegisterFilesCommands(CLI::App& app, Context& ctx);
 void RegisterFolderSyncCommands(CLI::App& app, Context& ctx);
-// hub set (cmd_hub_settings.cc), with helpers for hub create and hub info.
+// hub set (cmd_hub_settings.cc), with a helper for hub create and hub info.
 void RegisterHubSettingsCommands(CLI::App* hub, Context& ctx);
-// Turns reference-compatible mode on or off by a settings record, unless the
-// hub is already so (with `only_turn_on`, false changes nothing).
-Result<apps::HubSettings> SetReferenceCompatible(hub::Hub& hub, bool on, bool only_turn_on);
 // One line saying how the hub writes files and how to switch.
 std::string ReferenceModeText(const apps::HubSettings& settings);
 // say, chat, profile and members (cmd_chat.cc).

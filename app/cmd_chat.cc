@@ -3,19 +3,16 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <ctime>
 #include <iostream>
-#include <iterator>
 
 #include "apps/chat/chat_reading.h"
-#include "apps/hub_summary.h"
-#include "apps/hub_timeline.h"
 #include "apps/profile/identity.h"
 #include "apps/profile/profile_reading.h"
 #include "cli.h"
+#include "engine/people.h"
 #include "log/channel_watcher.h"
 
 namespace nb::cli {
@@ -42,53 +39,16 @@ std::string FormatTime(int64_t ms) {
   return buf;
 }
 
-// The identity file, if there is one. A missing file is not an error here;
-// an unreadable or unsafe one is.
-Result<std::optional<Identity>> OptionalIdentity() {
-  auto identity = apps::profile::LoadIdentity(apps::profile::DefaultIdentityPath());
-  if (identity.ok()) return std::optional<Identity>(std::move(*identity));
-  if (identity.error().code == ErrorCode::kNotFound) return std::optional<Identity>();
-  return identity.error();
-}
+using engine::OptionalIdentity;
+using engine::Readings;
 
-struct Readings {
-  hub::Hub* hub = nullptr;
-  std::optional<ChatReading> chat;
-  ProfileReading profiles;
-};
-
-// The chat comes from the store's persisted projection (only new events
-// cost a signature check; `chat_limit` rows are read, 0 = all), the
-// profiles from the identity records alone. Without a usable state database
-// (a read-only store) everything is replayed.
+// The readings, with quarantine incidents reported; skipped chat records
+// are counted only for --json, which reports them (it scans the hub).
 Result<Readings> LoadReadings(Context& ctx, size_t chat_limit = 0) {
-  Readings out;
-  NB_ASSIGN_OR_RETURN(out.hub, ctx.OpenHub(/*create=*/false));
-  auto db = apps::OpenStateDb(out.hub->store());
-  if (db.ok()) {
-    apps::state::EventIndex index(db->get(), out.hub);
-    index.KeepAdded(false);
-    NB_RETURN_IF_ERROR(index.Refresh());
-    ctx.ReportIncidents();
-    NB_ASSIGN_OR_RETURN(auto messages, index.ChatMessages(chat_limit));
-    // Counting skipped records scans the hub: only for --json, which reports it.
-    size_t skipped = 0;
-    if (ctx.options.json) {
-      NB_ASSIGN_OR_RETURN(size_t chat_events, index.KindCount(apps::state::kKindChat));
-      NB_ASSIGN_OR_RETURN(size_t chat_rows, index.ChatCount());
-      skipped = chat_events - std::min(chat_events, chat_rows);
-    }
-    out.chat.emplace(
-        ChatReading::FromMessages(out.hub->keys().public_key(), std::move(messages), skipped));
-    NB_ASSIGN_OR_RETURN(auto identities, index.LoadAll(apps::state::kKindIdentity));
-    out.profiles = ProfileReading::Replay(identities);
-    return out;
-  }
-  NB_ASSIGN_OR_RETURN(apps::HubTimeline timeline, apps::LoadTimelineUncached(*out.hub));
+  NB_ASSIGN_OR_RETURN(hub::Hub * hub, ctx.OpenHub(/*create=*/false));
+  auto readings = engine::LoadReadings(*hub, chat_limit, ctx.options.json);
   ctx.ReportIncidents();
-  out.chat.emplace(ChatReading::Replay(out.hub->keys().public_key(), timeline.events));
-  out.profiles = ProfileReading::Replay(timeline.events);
-  return out;
+  return readings;
 }
 
 Json MessageJson(const ChatMessage& message, const ProfileReading& profiles) {
@@ -139,18 +99,15 @@ Result<int> Say(Context& ctx, const SayOptions& options) {
     NB_ASSIGN_OR_RETURN(identity, OptionalIdentity());
   }
   NB_ASSIGN_OR_RETURN(hub::Hub * hub, ctx.OpenHub(/*create=*/false));
-  int64_t now = NowMs();
-  NB_ASSIGN_OR_RETURN(std::string payload,
-                      apps::chat::BuildChatPayload(hub->keys().signing_key(), body, now,
-                                                   identity ? &identity->signing_key : nullptr));
-  NB_ASSIGN_OR_RETURN(log::ValidEvent event, hub->AppendPayload(payload, {}));
+  NB_ASSIGN_OR_RETURN(engine::Said said,
+                      engine::Say(*hub, body, identity ? &*identity : nullptr, NowMs()));
   if (ctx.options.json) {
-    PrintJson(Json{{"eventHash", event.hash.Hex()},
-                   {"publishedAt", now},
-                   {"body", body},
+    PrintJson(Json{{"eventHash", said.event.Hex()},
+                   {"publishedAt", said.published_at},
+                   {"body", said.body},
                    {"author", identity ? Json(identity->id) : Json(nullptr)}});
   } else if (!ctx.options.quiet) {
-    std::cout << "sent " << event.hash.Hex().substr(0, 16) << " to hub \""
+    std::cout << "sent " << said.event.Hex().substr(0, 16) << " to hub \""
               << hub->keys().display_name() << "\""
               << (identity ? ""
                   : options.no_identity
@@ -277,16 +234,7 @@ Result<int> Chat(Context& ctx, const ChatOptions& options) {
       wait_ms = static_cast<int>(left.count());
     }
     NB_ASSIGN_OR_RETURN(std::vector<log::ValidEvent> events, watcher->Wait(wait_ms, signals.fd()));
-    // Profiles first, so a message and its author's new name arriving
-    // together print with that name.
-    std::vector<apps::files::DecodedEvent> decoded;
-    for (const auto& event : events) {
-      if (auto d = apps::DecodeValidEvent(*hub, event)) decoded.push_back(std::move(*d));
-    }
-    for (const auto& d : decoded) readings.profiles.Apply(d);
-    for (const auto& d : decoded) {
-      if (auto message = chat.Apply(d)) emit(*message);
-    }
+    for (const auto& message : engine::ApplyNewEvents(readings, events)) emit(message);
   }
   return 0;
 }
@@ -341,42 +289,23 @@ struct SetOptions {
 Result<int> ProfileSet(Context& ctx, const SetOptions& options) {
   NB_ASSIGN_OR_RETURN(Identity identity,
                       apps::profile::LoadIdentity(apps::profile::DefaultIdentityPath()));
-  NB_ASSIGN_OR_RETURN(Readings readings, LoadReadings(ctx));
-  const auto* current = readings.profiles.Find(identity.id);
-  std::string name;
-  if (options.name_option->count() > 0) {
-    name = options.name;
-  } else if (current != nullptr) {
-    name = current->profile.display_name;
-  } else {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     "--name is required: you have no profile in this hub yet");
-  }
-  // Without --bio the current bio stays; --bio "" removes it.
-  std::optional<std::string> bio;
-  if (options.bio_option->count() > 0) {
-    bio = options.bio;
-  } else if (current != nullptr) {
-    bio = current->profile.bio;
-  }
-  NB_ASSIGN_OR_RETURN(apps::profile::ProfileFields fields,
-                      apps::profile::NormalizeProfile(
-                          name, bio ? std::optional<std::string_view>(*bio) : std::nullopt));
-  // The latest record wins by ts: never go back in time, even if the clock did.
-  int64_t ts = NowMs();
-  if (current != nullptr) ts = std::max(ts, current->ts + 1);
-  std::string payload =
-      apps::profile::BuildIdentityPayload(identity.signing_key, readings.hub->id(), fields, ts);
-  NB_ASSIGN_OR_RETURN(log::ValidEvent event, readings.hub->AppendPayload(payload, {}));
+  NB_ASSIGN_OR_RETURN(hub::Hub * hub, ctx.OpenHub(/*create=*/false));
+  engine::ProfileChange change;
+  if (options.name_option->count() > 0) change.name = options.name;
+  if (options.bio_option->count() > 0) change.bio = options.bio;
+  auto set = engine::SetProfile(*hub, identity, change, NowMs());
+  ctx.ReportIncidents();
+  if (!set.ok()) return set.error();
+  const apps::profile::ProfileFields& fields = set->fields;
   if (ctx.options.json) {
     PrintJson(Json{{"id", identity.id},
                    {"displayName", fields.display_name},
                    {"bio", fields.bio ? Json(*fields.bio) : Json(nullptr)},
-                   {"ts", ts},
-                   {"eventHash", event.hash.Hex()}});
+                   {"ts", set->ts},
+                   {"eventHash", set->event.Hex()}});
   } else if (!ctx.options.quiet) {
     std::cout << "You are \"" << Printable(fields.display_name, false) << "\" in hub \""
-              << readings.hub->keys().display_name() << "\"\n";
+              << hub->keys().display_name() << "\"\n";
   }
   return 0;
 }
@@ -404,23 +333,7 @@ Result<int> ProfileShow(Context& ctx, const std::string& who) {
   if (who.empty()) {
     id = own->id;
   } else {
-    // An id, an id prefix, or a display name; it must name exactly one.
-    std::vector<std::string> matches;
-    for (const auto& [candidate, profile] : readings.profiles.identities()) {
-      if (candidate == who || (who.size() >= 4 && candidate.rfind(who, 0) == 0) ||
-          profile.profile.display_name == who) {
-        matches.push_back(candidate);
-      }
-    }
-    if (matches.empty()) {
-      return MakeError(ErrorCode::kNotFound, "no member \"" + who + "\" in this hub");
-    }
-    if (matches.size() > 1) {
-      return MakeError(ErrorCode::kInvalidArgument,
-                       "\"" + who + "\" names " + std::to_string(matches.size()) +
-                           " members; give more of the id (see `nearbytes members`)");
-    }
-    id = matches[0];
+    NB_ASSIGN_OR_RETURN(id, engine::FindMember(readings, who));
   }
   const auto* profile = readings.profiles.Find(id);
   bool is_own = own && own->id == id;
@@ -449,60 +362,40 @@ Result<int> ProfileShow(Context& ctx, const std::string& who) {
 Result<int> Members(Context& ctx) {
   NB_ASSIGN_OR_RETURN(std::optional<Identity> own, OptionalIdentity());
   NB_ASSIGN_OR_RETURN(Readings readings, LoadReadings(ctx));
-  // Everyone with a profile, and everyone who signed a message without one.
-  std::map<std::string, size_t> message_counts;
-  size_t anonymous = 0;
-  for (const auto& message : readings.chat->messages()) {
-    if (message.author_status == apps::chat::AuthorStatus::kSigned) {
-      ++message_counts[message.author_id];
-    } else {
-      ++anonymous;
-    }
-  }
-  std::vector<std::string> ids;
-  for (const auto& [id, profile] : readings.profiles.identities()) ids.push_back(id);
-  for (const auto& [id, count] : message_counts) {
-    if (readings.profiles.Find(id) == nullptr) ids.push_back(id);
-  }
-  auto sort_key = [&](const std::string& id) {
-    const auto* profile = readings.profiles.Find(id);
-    return std::make_tuple(profile == nullptr, profile ? profile->profile.display_name : "", id);
-  };
-  std::sort(ids.begin(), ids.end(),
-            [&](const std::string& a, const std::string& b) { return sort_key(a) < sort_key(b); });
-
+  engine::MemberList list = engine::ListMembers(readings, own ? own->id : "");
+  auto profile_of = [](const engine::Member& m) { return m.profile ? &*m.profile : nullptr; };
   if (ctx.options.json) {
-    Json list = Json::array();
-    for (const auto& id : ids) {
-      Json item = ProfileJson(id, readings.profiles.Find(id));
-      item["messages"] = message_counts.count(id) ? message_counts[id] : 0;
-      item["own"] = own && own->id == id;
-      list.push_back(std::move(item));
+    Json members = Json::array();
+    for (const auto& m : list.members) {
+      Json item = ProfileJson(m.id, profile_of(m));
+      item["messages"] = m.messages;
+      item["own"] = m.own;
+      members.push_back(std::move(item));
     }
     PrintJson(Json{{"hub", readings.hub->id()},
-                   {"members", std::move(list)},
-                   {"hubMemberMessages", anonymous},
-                   {"rejectedRecords", readings.profiles.rejected()}});
+                   {"members", std::move(members)},
+                   {"hubMemberMessages", list.hub_member_messages},
+                   {"rejectedRecords", list.rejected_records}});
     return 0;
   }
-  for (const auto& id : ids) {
-    const auto* profile = readings.profiles.Find(id);
-    std::cout << id.substr(0, 18) << "  "
-              << (profile ? Printable(profile->profile.display_name, false) : "(no profile)");
-    size_t count = message_counts.count(id) ? message_counts[id] : 0;
-    std::cout << "  " << count << " message" << (count == 1 ? "" : "s");
-    if (own && own->id == id) std::cout << "  (you)";
+  for (const auto& m : list.members) {
+    std::cout << m.id.substr(0, 18) << "  "
+              << (m.profile ? Printable(m.profile->profile.display_name, false) : "(no profile)");
+    std::cout << "  " << m.messages << " message" << (m.messages == 1 ? "" : "s");
+    if (m.own) std::cout << "  (you)";
     std::cout << "\n";
-    if (profile && profile->profile.bio) {
-      std::cout << "    " << Printable(*profile->profile.bio, false) << "\n";
+    if (m.profile && m.profile->profile.bio) {
+      std::cout << "    " << Printable(*m.profile->profile.bio, false) << "\n";
     }
   }
   if (!ctx.options.quiet) {
-    std::cout << ids.size() << " member(s) with an identity";
-    if (anonymous > 0) std::cout << "; " << anonymous << " message(s) from unidentified members";
+    std::cout << list.members.size() << " member(s) with an identity";
+    if (list.hub_member_messages > 0) {
+      std::cout << "; " << list.hub_member_messages << " message(s) from unidentified members";
+    }
     std::cout << "\n";
-    if (readings.profiles.rejected() > 0) {
-      std::cout << "ignored " << readings.profiles.rejected()
+    if (list.rejected_records > 0) {
+      std::cout << "ignored " << list.rejected_records
                 << " profile record(s) that were malformed or not signed by their identity\n";
     }
   }

@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "engine/gc.h"
 #include "engine/hub_figures.h"
+#include "engine/hubs.h"
 #include "engine/verify.h"
 #include "hub/home.h"
 #include "hub/keyring.h"
@@ -22,32 +23,7 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
-struct EventRow {
-  const log::ValidEvent* event;
-  std::optional<apps::PayloadSummary> summary;
-  bool decrypted = false;
-};
-
-std::vector<EventRow> DescribeEvents(const hub::Hub& hub, const log::LoadedEvents& loaded) {
-  std::vector<EventRow> rows;
-  for (const auto& event : loaded.valid) {
-    EventRow row{&event, std::nullopt, false};
-    auto payload = hub.DecryptPayload(event);
-    if (payload.ok()) {
-      row.decrypted = true;
-      row.summary = apps::SummarizePayload(*payload);
-    }
-    rows.push_back(std::move(row));
-  }
-  // Time order reads best; the hash breaks ties so the order is stable.
-  std::stable_sort(rows.begin(), rows.end(), [](const EventRow& a, const EventRow& b) {
-    int64_t ta = a.summary && a.summary->timestamp_ms ? *a.summary->timestamp_ms : INT64_MAX;
-    int64_t tb = b.summary && b.summary->timestamp_ms ? *b.summary->timestamp_ms : INT64_MAX;
-    if (ta != tb) return ta < tb;
-    return a.event->hash < b.event->hash;
-  });
-  return rows;
-}
+using EventRow = engine::LoggedEvent;
 
 std::string TypeLabel(const EventRow& row) {
   if (!row.decrypted) return "(cannot decrypt)";
@@ -77,15 +53,13 @@ Result<int> HubCreate(Context& ctx, const HubCreateArgs& args) {
                      "(\"name:password\")");
   }
   NB_ASSIGN_OR_RETURN(std::string secret, ctx.ReadNewSecret());
-  hub::SecretStrength strength = hub::EstimateSecretStrength(secret);
-  NB_ASSIGN_OR_RETURN(hub::Hub * hub, ctx.OpenHub(/*create=*/true));
+  NB_ASSIGN_OR_RETURN(engine::Node * node, ctx.OpenNode(/*create=*/true));
   NB_ASSIGN_OR_RETURN(
-      apps::HubSettings settings,
-      SetReferenceCompatible(*hub, args.reference_compatible, /*only_turn_on=*/true));
-  if (!args.no_remember) {
-    NB_ASSIGN_OR_RETURN(hub::Keyring keyring, hub::Keyring::Load(hub::HomeDir()));
-    NB_RETURN_IF_ERROR(keyring.Remember(hub->id(), secret));
-  }
+      engine::CreatedHub created,
+      engine::CreateHub(*node, secret, args.reference_compatible, !args.no_remember));
+  hub::Hub* hub = created.hub;
+  const hub::SecretStrength& strength = created.strength;
+  const apps::HubSettings& settings = created.settings;
   if (strength.weak()) {
     std::string reasons;
     for (const auto& w : strength.warnings) reasons += (reasons.empty() ? "" : "; ") + w;
@@ -122,20 +96,15 @@ Result<int> HubCreate(Context& ctx, const HubCreateArgs& args) {
 
 Result<int> HubForget(Context& ctx) {
   NB_ASSIGN_OR_RETURN(hub::HubKeys keys, ctx.Keys());
-  NB_ASSIGN_OR_RETURN(hub::Keyring keyring, hub::Keyring::Load(hub::HomeDir()));
-  NB_RETURN_IF_ERROR(keyring.Forget(keys.id()));
+  NB_RETURN_IF_ERROR(engine::ForgetHub(keys.id()));
   if (!ctx.options.quiet) std::cout << "forgot the secret of hub " << keys.display_name() << "\n";
   return 0;
 }
 
 Result<int> HubList(Context& ctx) {
-  NB_ASSIGN_OR_RETURN(hub::Keyring keyring, hub::Keyring::Load(hub::HomeDir()));
+  NB_ASSIGN_OR_RETURN(std::vector<engine::RememberedHub> hubs, engine::ListRememberedHubs());
   Json out = Json::array();
-  for (const auto& [id, secret] : keyring.secrets()) {
-    auto parsed = hub::ParseSecret(secret);
-    std::string name = parsed.ok() && parsed->display_name ? *parsed->display_name : "";
-    out.push_back(Json{{"id", id}, {"name", name}});
-  }
+  for (const auto& h : hubs) out.push_back(Json{{"id", h.id}, {"name", h.name}});
   if (ctx.options.json) {
     PrintJson(out);
   } else if (out.empty()) {
@@ -151,8 +120,9 @@ Result<int> HubList(Context& ctx) {
 
 Result<int> HubInfo(Context& ctx) {
   NB_ASSIGN_OR_RETURN(hub::Hub * hub, ctx.OpenHub(/*create=*/false));
-  NB_ASSIGN_OR_RETURN(apps::HubSettings settings, apps::LoadHubSettings(*hub));
-  NB_ASSIGN_OR_RETURN(engine::HubFigures f, engine::ComputeHubFigures(*hub));
+  NB_ASSIGN_OR_RETURN(engine::HubInfo info, engine::DescribeHub(*hub));
+  const engine::HubFigures& f = info.figures;
+  const apps::HubSettings& settings = info.settings;
   ctx.ReportIncidents();
   Json kinds = Json::object();
   for (const auto& [kind, count] : f.events_by_kind) kinds[kind] = count;
@@ -196,7 +166,7 @@ Result<int> LogCommand(Context& ctx) {
   NB_ASSIGN_OR_RETURN(hub::Hub * hub, ctx.OpenHub(/*create=*/false));
   NB_ASSIGN_OR_RETURN(log::LoadedEvents loaded, log::LoadAllEvents(hub->log()));
   ctx.ReportIncidents();
-  std::vector<EventRow> rows = DescribeEvents(*hub, loaded);
+  std::vector<EventRow> rows = engine::DescribeEvents(*hub, loaded);
   if (ctx.options.json) {
     Json events = Json::array();
     for (const auto& row : rows) {

@@ -1,64 +1,26 @@
 // The files commands: put, mkdir, mv, rm, ls, get, export, history, conflicts.
-#include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <chrono>
-#include <cstring>
+#include <ctime>
 #include <iostream>
 
-#include <fnmatch.h>
-
-#include <map>
-
-#include "apps/canonical_json.h"
-#include "apps/files/content_check.h"
 #include "apps/files/file_content.h"
-#include "apps/files/files_at.h"
-#include "apps/files/files_writer.h"
-#include "apps/files/reference_sharing.h"
-#include "apps/hub_settings.h"
 #include "cli.h"
+#include "engine/content_out.h"
+#include "engine/files_edit.h"
+#include "engine/files_listing.h"
+#include "engine/files_session.h"
+#include "engine/hub_paths.h"
+#include "engine/put.h"
 #include "progress.h"
-#include "store/file_io.h"
 
 namespace nb::cli {
 namespace {
 
 using apps::files::ContentRef;
-using apps::files::FileEntry;
 using apps::files::FilesReading;
-using apps::files::FilesWriter;
+using engine::NormalizeHubPath;
 using Json = nlohmann::ordered_json;
-namespace fs = std::filesystem;
-
-// Hub paths typed by a user: "/docs/a.txt", "docs/a.txt/" and "docs//a" all
-// mean docs/a.txt; "" and "/" mean the root.
-std::string NormalizeHubPath(std::string_view input) {
-  std::string out;
-  size_t i = 0;
-  while (i < input.size()) {
-    while (i < input.size() && input[i] == '/') ++i;
-    size_t end = input.find('/', i);
-    if (end == std::string_view::npos) end = input.size();
-    if (end > i) {
-      if (!out.empty()) out += '/';
-      out.append(input.substr(i, end - i));
-    }
-    i = end;
-  }
-  return out;
-}
-
-std::string JoinHubPath(const std::string& dir, const std::string& name) {
-  return dir.empty() ? name : dir + "/" + name;
-}
-
-std::string BaseName(const std::string& path) {
-  size_t slash = path.rfind('/');
-  return slash == std::string::npos ? path : path.substr(slash + 1);
-}
 
 std::string FormatTime(int64_t ms) {
   time_t seconds = static_cast<time_t>(ms / 1000);
@@ -69,422 +31,98 @@ std::string FormatTime(int64_t ms) {
   return buf;
 }
 
-struct FilesSession {
-  hub::Hub* hub = nullptr;
-  std::unique_ptr<FilesWriter> writer;
-  apps::HubSettings settings;
-};
+using engine::FilesSession;
 
+// Opens the hub's files; says so when the hub is shared with the reference
+// software and holds files it cannot read.
 Result<FilesSession> OpenFiles(Context& ctx) {
-  FilesSession session;
-  NB_ASSIGN_OR_RETURN(session.hub, ctx.OpenHub(/*create=*/false));
-  NB_ASSIGN_OR_RETURN(session.writer, FilesWriter::Load(*session.hub));
-  NB_ASSIGN_OR_RETURN(session.settings, apps::LoadHubSettings(*session.hub));
-  if (auto notice = apps::files::SharedWithReferenceNotice(*session.hub, session.writer->reading(),
-                                                           session.settings)) {
-    std::cerr << "nearbytes: " << *notice << "\n";
-  }
+  NB_ASSIGN_OR_RETURN(hub::Hub * hub, ctx.OpenHub(/*create=*/false));
+  NB_ASSIGN_OR_RETURN(FilesSession session, engine::OpenFiles(*hub));
+  if (session.notice) std::cerr << "nearbytes: " << *session.notice << "\n";
   ctx.ReportIncidents();
   return session;
 }
 
 // ---- put ----
 
-struct PutItem {
-  std::string local;  // "-" for stdin
-  std::string hub_path;
-  uint64_t size = 0;
-};
-
-struct PutPlan {
-  std::vector<PutItem> files;
-  std::vector<std::string> empty_dirs;  // hub paths of empty local directories
-  std::vector<std::string> skipped;     // symlinks, sockets...
-  uint64_t total_bytes = 0;
-};
-
-Status PlanTree(const fs::path& root, const std::string& hub_root, PutPlan& plan) {
-  std::error_code ec;
-  fs::recursive_directory_iterator it(root, fs::directory_options::none, ec);
-  if (ec) return MakeError(ErrorCode::kIo, "cannot read " + root.string() + ": " + ec.message());
-  std::vector<std::string> dirs{hub_root};
-  std::set<std::string> non_empty;
-  for (fs::recursive_directory_iterator end; it != end; it.increment(ec)) {
-    if (ec) return MakeError(ErrorCode::kIo, "cannot read " + root.string() + ": " + ec.message());
-    fs::path rel = it->path().lexically_relative(root);
-    std::string hub_path = JoinHubPath(hub_root, rel.generic_string());
-    auto status = it->symlink_status(ec);
-    if (fs::is_symlink(status)) {
-      plan.skipped.push_back(it->path().string() + " (symbolic link)");
-      continue;
-    }
-    if (fs::is_directory(status)) {
-      dirs.push_back(hub_path);
-      continue;
-    }
-    if (!fs::is_regular_file(status)) {
-      plan.skipped.push_back(it->path().string() + " (not a regular file)");
-      continue;
-    }
-    uint64_t size = it->file_size(ec);
-    plan.files.push_back(PutItem{it->path().string(), hub_path, size});
-    plan.total_bytes += size;
-    for (size_t slash = hub_path.rfind('/'); slash != std::string::npos;
-         slash = hub_path.rfind('/', slash - 1)) {
-      if (!non_empty.insert(hub_path.substr(0, slash)).second || slash == 0) break;
-    }
-  }
-  for (const auto& dir : dirs) {
-    if (!dir.empty() && !non_empty.count(dir)) {
-      // A directory is empty if no file lies under it and no other directory does.
-      bool has_child_dir = std::any_of(dirs.begin(), dirs.end(), [&](const std::string& d) {
-        return d.size() > dir.size() && d.compare(0, dir.size(), dir) == 0 && d[dir.size()] == '/';
-      });
-      if (!has_child_dir) plan.empty_dirs.push_back(dir);
-    }
-  }
-  return Status::Ok();
-}
-
-// A name that is not text, shown so the user can find it: bytes outside
-// printable ASCII as \xNN.
-std::string EscapeBytes(std::string_view name) {
-  std::string out;
-  for (unsigned char c : name) {
-    if (c < 0x20 || c >= 0x7f) {
-      char buf[8];
-      std::snprintf(buf, sizeof(buf), "\\x%02x", c);
-      out += buf;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out;
-}
-
-std::string DisplayLocal(const std::string& local) {
-  return local == "-" ? "standard input" : local;
-}
-
-// Refuses, before anything is written, a plan that would store two sources
-// under one hub path, make one path both a file and a directory, or write
-// below a live file (which would silently replace that file).
-Status CheckPlan(const PutPlan& plan, const FilesReading& reading) {
-  std::map<std::string, const PutItem*> by_path;
-  for (const auto& item : plan.files) {
-    auto [it, inserted] = by_path.emplace(item.hub_path, &item);
-    if (!inserted) {
-      return MakeError(ErrorCode::kInvalidArgument,
-                       DisplayLocal(it->second->local) + " and " + DisplayLocal(item.local) +
-                           " would both be stored as " + item.hub_path + "; nothing was written");
-    }
-  }
-  auto check_ancestors = [&](const std::string& path, const std::string& what) -> Status {
-    for (size_t slash = path.find('/'); slash != std::string::npos;
-         slash = path.find('/', slash + 1)) {
-      std::string ancestor = path.substr(0, slash);
-      if (reading.IsFile(ancestor)) {
-        return MakeError(ErrorCode::kInvalidArgument,
-                         "a file exists at " + ancestor + " (cannot put " + what + " below it)");
-      }
-      if (auto planned = by_path.find(ancestor); planned != by_path.end()) {
-        return MakeError(ErrorCode::kInvalidArgument, ancestor + " would be both a file (" +
-                                                          DisplayLocal(planned->second->local) +
-                                                          ") and a directory; nothing was written");
-      }
-    }
-    return Status::Ok();
-  };
-  for (const auto& item : plan.files) {
-    NB_RETURN_IF_ERROR(check_ancestors(item.hub_path, DisplayLocal(item.local)));
-    if (reading.IsDirectory(item.hub_path)) {
-      return MakeError(ErrorCode::kInvalidArgument, "a directory exists at " + item.hub_path +
-                                                        " (cannot put " + DisplayLocal(item.local) +
-                                                        " there; use --to " + item.hub_path + "/)");
-    }
-  }
-  for (const auto& dir : plan.empty_dirs) {
-    NB_RETURN_IF_ERROR(check_ancestors(dir, "a directory"));
-    if (reading.IsFile(dir))
-      return MakeError(ErrorCode::kInvalidArgument, "a file exists at " + dir);
-  }
-  return Status::Ok();
-}
-
-Result<int> Put(Context& ctx, const std::vector<std::string>& sources, const std::string& to_raw) {
+Result<int> Put(Context& ctx, const std::vector<std::string>& sources, const std::string& to) {
   NB_ASSIGN_OR_RETURN(FilesSession session, OpenFiles(ctx));
-  FilesWriter& writer = *session.writer;
-  std::string to = NormalizeHubPath(to_raw);
-  bool to_is_dir =
-      to.empty() || writer.reading().IsDirectory(to) || to_raw.ends_with("/") || sources.size() > 1;
-
-  PutPlan plan;
-  for (const auto& source : sources) {
-    if (source == "-") {
-      if (to.empty() || to_is_dir) {
-        return MakeError(ErrorCode::kInvalidArgument,
-                         "reading stdin needs a file name: put - --to DIR/NAME");
-      }
-      plan.files.push_back(PutItem{"-", to, 0});
-      continue;
-    }
-    std::error_code ec;
-    auto status = fs::status(source, ec);
-    if (ec || !fs::exists(status)) {
-      return MakeError(ErrorCode::kNotFound, "no such file or directory: " + source);
-    }
-    std::string name = fs::path(source).lexically_normal().filename().string();
-    if (name.empty()) name = fs::absolute(source).lexically_normal().parent_path().filename();
-    if (fs::is_directory(status)) {
-      std::string hub_root = to_is_dir ? JoinHubPath(to, name) : to;
-      NB_RETURN_IF_ERROR(PlanTree(source, hub_root, plan));
-    } else if (fs::is_regular_file(status)) {
-      std::string hub_path = to_is_dir ? JoinHubPath(to, name) : to;
-      uint64_t size = fs::file_size(source, ec);
-      plan.files.push_back(PutItem{source, hub_path, size});
-      plan.total_bytes += size;
-    } else {
-      return MakeError(ErrorCode::kInvalidArgument, source + " is not a regular file");
-    }
-  }
-  // Before anything is stored: the reading would not use an event beyond its limits.
-  for (const auto& item : plan.files) {
-    if (!apps::IsValidUtf8(item.hub_path)) {
-      return MakeError(ErrorCode::kInvalidArgument,
-                       "cannot store " + EscapeBytes(item.local) +
-                           ": its name is not valid UTF-8 (hub paths are text); rename it first");
-    }
-    if (auto problem = apps::files::HubPathProblem(item.hub_path)) {
-      return MakeError(ErrorCode::kInvalidArgument,
-                       "cannot store " + item.local + " as \"" +
-                           apps::files::ShortPathForMessage(item.hub_path) + "\": " + *problem);
-    }
-  }
-  for (const auto& dir : plan.empty_dirs) {
-    if (auto problem = apps::files::HubPathProblem(dir)) {
-      return MakeError(
-          ErrorCode::kInvalidArgument,
-          "cannot store the folder \"" + apps::files::ShortPathForMessage(dir) + "\": " + *problem);
-    }
-  }
-  NB_RETURN_IF_ERROR(CheckPlan(plan, writer.reading()));
-
-  std::vector<apps::files::Ingestor::Source> ingest_sources;
-  for (const auto& item : plan.files) {
-    ingest_sources.push_back(apps::files::Ingestor::Source{item.local});
-  }
-  Progress progress("put", plan.total_bytes, plan.files.size(), !ctx.options.quiet);
-  apps::files::Ingestor ingestor(session.hub->store(), session.hub->keys().symmetric_key(),
-                                 /*threads=*/0,
-                                 session.settings.reference_compatible
-                                     ? apps::files::ContentLayout::kSingleBlock
-                                     : apps::files::ContentLayout::kChunked);
-  auto stored =
-      ingestor.IngestAll(ingest_sources, [&](uint64_t bytes) { progress.SetBytes(bytes); });
-  progress.Finish();
-  if (!stored.ok()) return stored.error();
-
-  const auto& hub_key = session.hub->keys().symmetric_key();
-  crypto::SymmetricKey fek = apps::files::DedupFileKey(hub_key);
-  writer.BeginBatch();
-  size_t written = 0, unchanged = 0;
-  uint64_t new_blocks = 0, new_bytes = 0, bytes = 0;
-  Json items = Json::array();
-  std::vector<std::string> changed;  // sources that kept changing while read
-  for (size_t i = 0; i < plan.files.size(); ++i) {
-    const auto& item = plan.files[i];
-    const auto& content = (*stored)[i];
-    new_blocks += content.new_blocks;
-    new_bytes += content.new_bytes;
-    if (content.changed_while_reading) {
-      changed.push_back(item.local);
-      continue;
-    }
-    bytes += content.size;
-    auto existing = writer.reading().files().find(item.hub_path);
-    bool same = existing != writer.reading().files().end() &&
-                existing->second.content.hash == content.ref.hash &&
-                writer.reading().ConflictingEvents(item.hub_path).empty();
-    std::string event_hex;
-    if (same) {
-      ++unchanged;
-    } else {
-      NB_ASSIGN_OR_RETURN(
-          crypto::Hash256 event,
-          writer.CreateFile(item.hub_path, content.ref, apps::files::WrapFileKey(hub_key, fek),
-                            apps::files::GuessMimeType(item.hub_path)));
-      event_hex = event.Hex();
-      ++written;
-    }
-    if (ctx.options.json) {
-      Json entry{{"path", item.hub_path}, {"size", content.size}, {"unchanged", same}};
-      if (!same) entry["event"] = event_hex;
-      items.push_back(std::move(entry));
-    }
-  }
-  for (const auto& dir : plan.empty_dirs) {
-    if (writer.reading().IsDirectory(dir) && writer.reading().explicit_dirs().count(dir)) {
-      continue;
-    }
-    NB_RETURN_IF_ERROR(writer.Mkdir(dir));
-  }
-  NB_RETURN_IF_ERROR(writer.CommitBatch());
-  double seconds = progress.ElapsedSeconds();
+  NB_ASSIGN_OR_RETURN(engine::PutPlan plan, engine::PlanPut(session.reading(), sources, to));
+  ProgressLine progress("put", !ctx.options.quiet);
+  NB_ASSIGN_OR_RETURN(engine::PutResult put, engine::StorePut(session, plan, &progress));
   for (const auto& skipped : plan.skipped) std::cerr << "nearbytes: skipped " << skipped << "\n";
-  for (const auto& local : changed) {
+  for (const auto& local : put.changed_while_reading) {
     std::cerr << "nearbytes: " << local << " changed while it was being read ("
               << apps::files::Ingestor::kReadAttempts
               << " tries); it was not put: put it again once nothing writes to it\n";
   }
   if (ctx.options.json) {
+    Json items = Json::array();
+    for (const auto& file : put.files) {
+      Json entry{{"path", file.hub_path}, {"size", file.size}, {"unchanged", file.unchanged}};
+      if (!file.unchanged) entry["event"] = file.event->Hex();
+      items.push_back(std::move(entry));
+    }
     PrintJson(Json{{"files", items},
-                   {"changedWhileReading", changed},
-                   {"written", written},
-                   {"unchanged", unchanged},
-                   {"bytes", bytes},
-                   {"newBlocks", new_blocks},
-                   {"newBytes", new_bytes},
-                   {"seconds", seconds}});
+                   {"changedWhileReading", put.changed_while_reading},
+                   {"written", put.written},
+                   {"unchanged", put.unchanged},
+                   {"bytes", put.bytes},
+                   {"newBlocks", put.new_blocks},
+                   {"newBytes", put.new_bytes},
+                   {"seconds", put.seconds}});
   } else if (!ctx.options.quiet) {
-    std::cout << "put " << written << " file(s)";
-    if (unchanged > 0) std::cout << " (" << unchanged << " unchanged)";
-    std::cout << ", " << HumanBytes(bytes) << " in " << HumanDuration(seconds);
-    if (seconds > 0) std::cout << " (" << HumanRate(static_cast<double>(bytes) / seconds) << ")";
-    std::cout << "; stored " << new_blocks << " new block(s), " << HumanBytes(new_bytes) << "\n";
+    std::cout << "put " << put.written << " file(s)";
+    if (put.unchanged > 0) std::cout << " (" << put.unchanged << " unchanged)";
+    std::cout << ", " << HumanBytes(put.bytes) << " in " << HumanDuration(put.seconds);
+    if (put.seconds > 0) {
+      std::cout << " (" << HumanRate(static_cast<double>(put.bytes) / put.seconds) << ")";
+    }
+    std::cout << "; stored " << put.new_blocks << " new block(s), " << HumanBytes(put.new_bytes)
+              << "\n";
   }
-  return changed.empty() ? 0 : 1;
+  return put.changed_while_reading.empty() ? 0 : 1;
 }
 
 // ---- simple edits ----
 
-Result<int> Mkdir(Context& ctx, const std::string& raw, bool parents) {
+Result<int> Mkdir(Context& ctx, const std::string& path, bool parents) {
   NB_ASSIGN_OR_RETURN(FilesSession session, OpenFiles(ctx));
-  std::string path = NormalizeHubPath(raw);
-  if (session.writer->reading().IsDirectory(path)) {
-    if (parents) return 0;
-    return MakeError(ErrorCode::kInvalidArgument, "directory exists: " + path);
-  }
-  NB_ASSIGN_OR_RETURN(crypto::Hash256 event, session.writer->Mkdir(path));
-  if (ctx.options.json) PrintJson(Json{{"path", path}, {"event", event.Hex()}});
+  NB_ASSIGN_OR_RETURN(std::optional<engine::PathEvent> made,
+                      engine::MakeDirectory(session, path, parents));
+  if (made && ctx.options.json) PrintJson(Json{{"path", made->path}, {"event", made->event.Hex()}});
   return 0;
 }
 
-Result<int> Move(Context& ctx, const std::string& from_raw, const std::string& to_raw) {
+Result<int> Move(Context& ctx, const std::string& from, const std::string& to) {
   NB_ASSIGN_OR_RETURN(FilesSession session, OpenFiles(ctx));
-  std::string from = NormalizeHubPath(from_raw);
-  std::string to = NormalizeHubPath(to_raw);
-  // Like mv: moving onto an existing directory moves into it.
-  if (session.writer->reading().IsDirectory(to)) to = JoinHubPath(to, BaseName(from));
-  NB_ASSIGN_OR_RETURN(crypto::Hash256 event, session.writer->Rename(from, to));
-  if (ctx.options.json) PrintJson(Json{{"from", from}, {"to", to}, {"event", event.Hex()}});
+  NB_ASSIGN_OR_RETURN(engine::Move moved, engine::MovePath(session, from, to));
+  if (ctx.options.json) {
+    PrintJson(Json{{"from", moved.from}, {"to", moved.to}, {"event", moved.event.Hex()}});
+  }
   return 0;
 }
 
 Result<int> Remove(Context& ctx, const std::vector<std::string>& paths, bool recursive) {
   NB_ASSIGN_OR_RETURN(FilesSession session, OpenFiles(ctx));
+  NB_ASSIGN_OR_RETURN(std::vector<engine::PathEvent> removed,
+                      engine::RemovePaths(session, paths, recursive));
   Json events = Json::array();
-  for (const auto& raw : paths) {
-    std::string path = NormalizeHubPath(raw);
-    NB_ASSIGN_OR_RETURN(crypto::Hash256 event, session.writer->Remove(path, recursive));
-    events.push_back(Json{{"path", path}, {"event", event.Hex()}});
-  }
+  for (const auto& r : removed) events.push_back(Json{{"path", r.path}, {"event", r.event.Hex()}});
   if (ctx.options.json) PrintJson(events);
   return 0;
 }
 
-// ---- time travel ----
-
-// The reading a command works on: the live one, or the one of --at.
-struct ChosenReading {
-  const FilesReading* live = nullptr;
-  std::optional<FilesReading> past;
-  std::string at_label;  // empty: live
-  const FilesReading& reading() const { return past ? *past : *live; }
-};
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-Result<ChosenReading> ChooseReading(const FilesReading& live, const std::string& at) {
-  ChosenReading out;
-  out.live = &live;
-  if (at.empty()) return out;
-  NB_ASSIGN_OR_RETURN(apps::files::PointInTime point,
-                      apps::files::ParsePointInTime(live, at, NowMs()));
-  NB_ASSIGN_OR_RETURN(FilesReading past, apps::files::ReadingAt(live, point));
-  out.past = std::move(past);
-  out.at_label = point.event ? point.event->Hex().substr(0, 16) : at;
-  return out;
-}
-
 // ---- ls ----
-
-struct ListedEntry {
-  std::string path;
-  bool dir = false;
-  bool explicit_dir = false;
-  uint64_t size = 0;
-  int64_t modified = 0;
-  bool conflict = false;
-  const FileEntry* file = nullptr;
-  size_t missing_blocks = 0;  // blocks of the content not present here
-};
 
 Result<int> List(Context& ctx, const std::string& raw, bool recursive, const std::string& at) {
   NB_ASSIGN_OR_RETURN(FilesSession session, OpenFiles(ctx));
-  NB_ASSIGN_OR_RETURN(ChosenReading chosen, ChooseReading(session.writer->reading(), at));
-  const FilesReading& reading = chosen.reading();
-  std::string base = NormalizeHubPath(raw);
-  auto& store = session.hub->store();
-  const auto& hub_key = session.hub->keys().symmetric_key();
-  std::set<std::string> conflicted;
-  for (const auto& c : reading.conflicts()) conflicted.insert(c.path);
-
-  std::vector<ListedEntry> entries;
-  auto add_file = [&](const std::string& path, const FileEntry& entry) {
-    ListedEntry e{path, false, false, 0, entry.modified_ms, conflicted.count(path) > 0, &entry};
-    auto presence =
-        apps::files::CheckContentPresence(store, hub_key, entry.content, entry.wrapped_key);
-    e.size = presence.size;
-    e.missing_blocks = presence.missing;
-    entries.push_back(std::move(e));
-  };
-  bool listing_one_file = !base.empty() && reading.IsFile(base);
-  if (listing_one_file) {
-    add_file(base, reading.files().at(base));
-  } else {
-    if (!base.empty() && !reading.IsDirectory(base)) {
-      return MakeError(ErrorCode::kNotFound, "no such file or directory: " + base +
-                                                 (at.empty() ? "" : " (at " + at + ")"));
-    }
-    std::string prefix = base.empty() ? "" : base + "/";
-    auto in_scope = [&](const std::string& path) {
-      if (path.compare(0, prefix.size(), prefix) != 0 || path.size() == prefix.size()) {
-        return false;
-      }
-      return recursive || path.find('/', prefix.size()) == std::string::npos;
-    };
-    for (const auto& dir : reading.Directories()) {
-      if (in_scope(dir.path)) {
-        entries.push_back(ListedEntry{dir.path, true, dir.explicit_dir, 0, 0,
-                                      conflicted.count(dir.path) > 0, nullptr});
-      }
-    }
-    for (auto it = reading.files().lower_bound(prefix);
-         it != reading.files().end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {
-      if (in_scope(it->first)) add_file(it->first, it->second);
-    }
-    std::sort(entries.begin(), entries.end(),
-              [](const ListedEntry& a, const ListedEntry& b) { return a.path < b.path; });
-  }
+  NB_ASSIGN_OR_RETURN(engine::Listing listing, engine::ListFiles(session, raw, recursive, at));
   ctx.ReportIncidents();
-
+  const std::string& base = listing.base;
   if (ctx.options.json) {
     Json out = Json::array();
-    for (const auto& e : entries) {
+    for (const auto& e : listing.entries) {
       Json item{{"path", e.path}, {"type", e.dir ? "directory" : "file"}};
       if (e.dir) {
         item["explicit"] = e.explicit_dir;
@@ -505,11 +143,11 @@ Result<int> List(Context& ctx, const std::string& raw, bool recursive, const std
     return 0;
   }
   size_t incomplete = 0;
-  for (const auto& e : entries) {
+  for (const auto& e : listing.entries) {
     // A single file is shown by its full path; entries of a directory
     // relative to it, unless the listing is recursive.
     std::string name =
-        (listing_one_file || recursive || base.empty()) ? e.path : e.path.substr(base.size() + 1);
+        (listing.one_file || recursive || base.empty()) ? e.path : e.path.substr(base.size() + 1);
     char line[64];
     if (e.dir) {
       std::snprintf(line, sizeof(line), "%-4s %10s  %16s  ", "dir", "-", "");
@@ -535,125 +173,57 @@ Result<int> List(Context& ctx, const std::string& raw, bool recursive, const std
 
 // ---- find / du ----
 
-std::string AsciiLower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-Result<int> Find(Context& ctx, const std::string& pattern, const std::string& raw_base) {
+Result<int> Find(Context& ctx, const std::string& pattern, const std::string& base) {
   NB_ASSIGN_OR_RETURN(FilesSession session, OpenFiles(ctx));
-  const FilesReading& reading = session.writer->reading();
-  std::string base = NormalizeHubPath(raw_base);
-  if (!base.empty() && !reading.IsDirectory(base)) {
-    return MakeError(ErrorCode::kNotFound, "no such directory: " + base);
-  }
-  // A pattern with wildcards is a glob (on the whole path or the name);
-  // anything else a substring. Both ignore case, like a desktop search.
-  bool glob = pattern.find_first_of("*?[") != std::string::npos;
-  std::string needle = AsciiLower(pattern);
-  auto matches = [&](const std::string& path) {
-    if (glob) {
-      return ::fnmatch(pattern.c_str(), path.c_str(), FNM_CASEFOLD) == 0 ||
-             ::fnmatch(pattern.c_str(), BaseName(path).c_str(), FNM_CASEFOLD) == 0;
-    }
-    return AsciiLower(path).find(needle) != std::string::npos;
-  };
-  std::string prefix = base.empty() ? "" : base + "/";
-  std::vector<std::pair<std::string, bool>> found;  // path, is directory
-  for (const auto& dir : reading.Directories()) {
-    if (dir.path.starts_with(prefix) && matches(dir.path)) found.emplace_back(dir.path, true);
-  }
-  for (auto it = reading.files().lower_bound(prefix);
-       it != reading.files().end() && it->first.starts_with(prefix); ++it) {
-    if (matches(it->first)) found.emplace_back(it->first, false);
-  }
-  std::sort(found.begin(), found.end());
+  NB_ASSIGN_OR_RETURN(std::vector<engine::FoundPath> found,
+                      engine::FindFiles(session.reading(), pattern, base));
   if (ctx.options.json) {
     Json out = Json::array();
-    for (const auto& [path, dir] : found) {
-      Json item{{"path", path}, {"type", dir ? "directory" : "file"}};
-      if (!dir) {
-        const FileEntry& entry = reading.files().at(path);
-        item["modified"] = entry.modified_ms;
-        item["origin"] = entry.origin_event.Hex();
+    for (const auto& f : found) {
+      Json item{{"path", f.path}, {"type", f.dir ? "directory" : "file"}};
+      if (!f.dir) {
+        item["modified"] = f.modified;
+        item["origin"] = f.origin_event.Hex();
       }
       out.push_back(std::move(item));
     }
     PrintJson(out);
   } else {
-    for (const auto& [path, dir] : found)
-      std::cout << TerminalText(path) << (dir ? "/" : "") << "\n";
+    for (const auto& f : found) std::cout << TerminalText(f.path) << (f.dir ? "/" : "") << "\n";
   }
   return found.empty() ? 1 : 0;
 }
 
 Result<int> DiskUsage(Context& ctx, const std::string& raw) {
   NB_ASSIGN_OR_RETURN(FilesSession session, OpenFiles(ctx));
-  const FilesReading& reading = session.writer->reading();
-  std::string base = NormalizeHubPath(raw);
-  auto& store = session.hub->store();
-  const auto& hub_key = session.hub->keys().symmetric_key();
-  if (!base.empty() && !reading.IsFile(base) && !reading.IsDirectory(base)) {
-    return MakeError(ErrorCode::kNotFound, "no such file or directory: " + base);
-  }
-  struct Usage {
-    uint64_t bytes = 0;
-    size_t files = 0;
-    bool dir = false;
-  };
-  std::map<std::string, Usage> children;
-  Usage total;
-  size_t unknown = 0;
-  std::string prefix = base.empty() ? "" : base + "/";
-  auto add = [&](const std::string& path, const FileEntry& entry) {
-    auto size = apps::files::ContentSize(store, hub_key, entry.content, entry.wrapped_key);
-    if (!size.ok()) ++unknown;
-    uint64_t bytes = size.ok() ? *size : 0;
-    total.bytes += bytes;
-    ++total.files;
-    std::string rest = path.substr(prefix.size());
-    size_t slash = rest.find('/');
-    Usage& child = children[prefix + rest.substr(0, slash)];
-    child.bytes += bytes;
-    ++child.files;
-    child.dir = slash != std::string::npos;
-  };
-  if (!base.empty() && reading.IsFile(base)) {
-    prefix.clear();
-    add(base, reading.files().at(base));
-  } else {
-    for (auto it = reading.files().lower_bound(prefix);
-         it != reading.files().end() && it->first.starts_with(prefix); ++it) {
-      add(it->first, it->second);
-    }
-  }
+  NB_ASSIGN_OR_RETURN(engine::DiskUsageReport du, engine::DiskUsage(session, raw));
   ctx.ReportIncidents();
   if (ctx.options.json) {
     Json items = Json::array();
-    for (const auto& [path, usage] : children) {
+    for (const auto& [path, usage] : du.children) {
       items.push_back(Json{{"path", path},
                            {"type", usage.dir ? "directory" : "file"},
                            {"bytes", usage.bytes},
                            {"files", usage.files}});
     }
-    PrintJson(Json{{"path", base},
-                   {"bytes", total.bytes},
-                   {"files", total.files},
-                   {"unknownSizes", unknown},
+    PrintJson(Json{{"path", du.base},
+                   {"bytes", du.total.bytes},
+                   {"files", du.total.files},
+                   {"unknownSizes", du.unknown},
                    {"children", items}});
     return 0;
   }
-  for (const auto& [path, usage] : children) {
+  for (const auto& [path, usage] : du.children) {
     char line[48];
     std::snprintf(line, sizeof(line), "%10s  %8zu  ", HumanBytes(usage.bytes).c_str(), usage.files);
     std::cout << line << TerminalText(path) << (usage.dir ? "/" : "") << "\n";
   }
   char line[48];
-  std::snprintf(line, sizeof(line), "%10s  %8zu  ", HumanBytes(total.bytes).c_str(), total.files);
-  std::cout << line << "total" << (base.empty() ? "" : " of " + TerminalText(base)) << "\n";
-  if (unknown > 0) {
-    std::cerr << "nearbytes: " << unknown
+  std::snprintf(line, sizeof(line), "%10s  %8zu  ", HumanBytes(du.total.bytes).c_str(),
+                du.total.files);
+  std::cout << line << "total" << (du.base.empty() ? "" : " of " + TerminalText(du.base)) << "\n";
+  if (du.unknown > 0) {
+    std::cerr << "nearbytes: " << du.unknown
               << " file(s) have content missing here; their size is not counted\n";
   }
   return 0;
@@ -661,190 +231,33 @@ Result<int> DiskUsage(Context& ctx, const std::string& raw) {
 
 // ---- get / export ----
 
-// Streams a file's content to `fd`, naming `target` in errors.
-Status StreamContentTo(store::Store& store, const crypto::SymmetricKey& hub_key,
-                       const FileEntry& entry, int fd, const std::string& target,
-                       Progress* progress) {
-  return apps::files::ReadContent(
-      store, hub_key, entry.content, entry.wrapped_key, [&](ByteSpan data) -> Status {
-        size_t done = 0;
-        while (done < data.size()) {
-          ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-          if (n < 0 && errno == EINTR) continue;
-          if (n < 0) {
-            return MakeError(ErrorCode::kIo,
-                             "cannot write " + target + ": " + store::ErrnoText(errno));
-          }
-          done += static_cast<size_t>(n);
-        }
-        if (progress != nullptr) progress->AddBytes(data.size());
-        return Status::Ok();
-      });
-}
-
-// Writes content to `target` durably through the store's one durable
-// writer: a temp file with an unpredictable name created exclusively (a
-// planted file or symlink is never followed), fsync, rename, fsync of the
-// directory. An interrupted get never leaves a partial file under the final
-// name. `replace` allows replacing an existing file; without it the write
-// fails if a file appeared there meanwhile.
-Status WriteContentAtomically(store::Store& store, const crypto::SymmetricKey& hub_key,
-                              const FileEntry& entry, const fs::path& target, Progress* progress,
-                              bool replace) {
-  NB_ASSIGN_OR_RETURN(store::DurableFileWriter writer,
-                      store::DurableFileWriter::Create(
-                          target, store::ReplaceOptions{0644, replace ? store::IfExists::kReplace
-                                                                      : store::IfExists::kFail}));
-  NB_RETURN_IF_ERROR(apps::files::ReadContent(store, hub_key, entry.content, entry.wrapped_key,
-                                              [&](ByteSpan data) -> Status {
-                                                NB_RETURN_IF_ERROR(writer.Write(data));
-                                                if (progress != nullptr)
-                                                  progress->AddBytes(data.size());
-                                                return Status::Ok();
-                                              }));
-  // Keep the hub's modification time on the local copy.
-  NB_RETURN_IF_ERROR(writer.SetModifiedTime(entry.modified_ms));
-  return writer.Commit();
-}
-
-// What is at a local path we are about to write.
-enum class LocalState { kAbsent, kSame, kDifferent, kNotAFile };
-
-// Compares a local file with a hub file's content, streaming both.
-// `content_size` is the caller's ContentSize of `entry` (nullopt: unknown),
-// so a chunked file's manifest is not opened once more here.
-Result<LocalState> CompareLocal(store::Store& store, const crypto::SymmetricKey& hub_key,
-                                const FileEntry& entry, std::optional<uint64_t> content_size,
-                                const fs::path& target) {
-  struct stat st;
-  if (::lstat(target.c_str(), &st) != 0) {
-    if (errno == ENOENT) return LocalState::kAbsent;
-    return MakeError(ErrorCode::kIo,
-                     "cannot read " + target.string() + ": " + store::ErrnoText(errno));
-  }
-  if (!S_ISREG(st.st_mode)) return LocalState::kNotAFile;
-  // Different sizes: no need to read either side.
-  if (content_size && *content_size != static_cast<uint64_t>(st.st_size)) {
-    return LocalState::kDifferent;
-  }
-  int fd = ::open(target.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) return LocalState::kDifferent;  // unreadable: treat as different
-  bool same = true;
-  Bytes local;
-  Status read = apps::files::ReadContent(
-      store, hub_key, entry.content, entry.wrapped_key, [&](ByteSpan data) -> Status {
-        if (!same) return Status::Ok();
-        local.resize(data.size());
-        size_t got = 0;
-        while (got < data.size()) {
-          ssize_t n = ::read(fd, local.data() + got, data.size() - got);
-          if (n < 0 && errno == EINTR) continue;
-          if (n <= 0) break;
-          got += static_cast<size_t>(n);
-        }
-        same = got == data.size() && std::memcmp(local.data(), data.data(), got) == 0;
-        return Status::Ok();
-      });
-  if (same) {
-    char extra;
-    ssize_t n;
-    do {
-      n = ::read(fd, &extra, 1);
-    } while (n < 0 && errno == EINTR);
-    same = n == 0;  // the local file must end where the content ends
-  }
-  ::close(fd);
-  NB_RETURN_IF_ERROR(read);
-  return same ? LocalState::kSame : LocalState::kDifferent;
-}
-
-Status WriteContentToStdout(store::Store& store, const crypto::SymmetricKey& hub_key,
-                            const FileEntry& entry) {
-  return StreamContentTo(store, hub_key, entry, STDOUT_FILENO, "standard output", nullptr);
-}
-
-// The version a --version id names: a CREATE_FILE of this hub that wrote
-// `path` (any unique prefix of its event id).
-Result<FileEntry> VersionEntry(const FilesReading& reading, const std::string& path,
-                               const std::string& id) {
-  NB_ASSIGN_OR_RETURN(crypto::Hash256 hash, apps::files::ResolveEventPrefix(reading, id));
-  auto event = reading.FindEvent(hash);
-  if (!event || !event->files || event->files->op != apps::files::FileOp::kCreateFile ||
-      !event->files->usable) {
-    return MakeError(ErrorCode::kNotFound, "event " + hash.Hex().substr(0, 16) +
-                                               " is not a file version (see `nearbytes history " +
-                                               path + "`)");
-  }
-  if (!apps::files::IsVersionOf(reading, hash, path)) {
-    return MakeError(ErrorCode::kInvalidArgument, "event " + hash.Hex().substr(0, 16) +
-                                                      " is a version of " + event->files->path +
-                                                      ", not of " + path +
-                                                      " (see `nearbytes history " + path + "`)");
-  }
-  return FileEntry{*event->files->content, event->files->wrapped_key, event->timestamp,
-                   event->files->mime_type, event->hash};
-}
-
-Result<FileEntry> LiveFile(const FilesReading& reading, const std::string& path) {
-  auto it = reading.files().find(path);
-  if (it != reading.files().end()) return it->second;
-  if (reading.IsDirectory(path)) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     path + " is a directory (use `nearbytes export " + path + " DIR`)");
-  }
-  return MakeError(ErrorCode::kNotFound, "no such file: " + path);
-}
-
-Result<int> Get(Context& ctx, const std::string& raw, const std::string& local,
-                const std::string& version, bool force) {
+Result<int> Get(Context& ctx, const engine::GetOptions& options) {
   NB_ASSIGN_OR_RETURN(FilesSession session, OpenFiles(ctx));
-  const FilesReading& reading = session.writer->reading();
-  std::string path = NormalizeHubPath(raw);
-  FileEntry entry;
-  if (!version.empty()) {
-    NB_ASSIGN_OR_RETURN(entry, VersionEntry(reading, path, version));
-  } else {
-    NB_ASSIGN_OR_RETURN(entry, LiveFile(reading, path));
-  }
-  auto& store = session.hub->store();
-  const auto& hub_key = session.hub->keys().symmetric_key();
-  if (local == "-") {
-    NB_RETURN_IF_ERROR(WriteContentToStdout(store, hub_key, entry));
+  if (options.local == "-") {
+    NB_ASSIGN_OR_RETURN(
+        std::vector<engine::FileEntry> entries,
+        engine::FilesToRead(session.reading(), {NormalizeHubPath(options.path)}, options.version));
+    NB_RETURN_IF_ERROR(engine::WriteContentToFd(session.hub->store(),
+                                                session.hub->keys().symmetric_key(),
+                                                entries.front(), STDOUT_FILENO, "standard output"));
     return 0;
   }
-  fs::path target = local.empty() ? fs::path(BaseName(path)) : fs::path(local);
-  std::error_code ec;
-  if (fs::is_directory(target, ec)) target /= BaseName(path);
-  auto size = apps::files::ContentSize(store, hub_key, entry.content, entry.wrapped_key);
-  std::optional<uint64_t> known_size;
-  if (size.ok()) known_size = *size;
-  NB_ASSIGN_OR_RETURN(LocalState state, CompareLocal(store, hub_key, entry, known_size, target));
-  if (state == LocalState::kSame) {
+  ProgressLine progress("get", !ctx.options.quiet);
+  auto got = engine::GetFile(session, options, &progress);
+  ctx.ReportIncidents();
+  if (!got.ok()) return got.error();
+  if (got->unchanged) {
     if (ctx.options.json) {
-      PrintJson(Json{{"path", path}, {"file", target.string()}, {"unchanged", true}});
+      PrintJson(Json{{"path", got->path}, {"file", got->target.string()}, {"unchanged", true}});
     } else if (!ctx.options.quiet) {
-      std::cout << target.string() << " is already up to date\n";
+      std::cout << got->target.string() << " is already up to date\n";
     }
     return 0;
   }
-  if (state == LocalState::kNotAFile) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     target.string() + " exists and is not a regular file; nothing was written");
-  }
-  if (state == LocalState::kDifferent && !force) {
-    return MakeError(ErrorCode::kInvalidArgument, target.string() + " exists and differs from " +
-                                                      path + "; use --force to overwrite it");
-  }
-  Progress progress("get", known_size.value_or(0), 1, !ctx.options.quiet);
-  Status written = WriteContentAtomically(store, hub_key, entry, target, &progress,
-                                          state == LocalState::kDifferent);
-  progress.Finish();
-  ctx.ReportIncidents();
-  NB_RETURN_IF_ERROR(written);
   if (ctx.options.json) {
-    PrintJson(Json{{"path", path}, {"file", target.string()}, {"size", size.ok() ? *size : 0}});
+    PrintJson(Json{{"path", got->path}, {"file", got->target.string()}, {"size", got->size}});
   } else if (!ctx.options.quiet) {
-    std::cout << "wrote " << target.string() << " (" << HumanBytes(size.ok() ? *size : 0) << ") in "
+    std::cout << "wrote " << got->target.string() << " (" << HumanBytes(got->size) << ") in "
               << HumanDuration(progress.ElapsedSeconds()) << "\n";
   }
   return 0;
@@ -852,222 +265,67 @@ Result<int> Get(Context& ctx, const std::string& raw, const std::string& local,
 
 Result<int> Cat(Context& ctx, const std::vector<std::string>& paths, const std::string& version) {
   NB_ASSIGN_OR_RETURN(FilesSession session, OpenFiles(ctx));
-  const FilesReading& reading = session.writer->reading();
-  if (!version.empty() && paths.size() != 1) {
-    return MakeError(ErrorCode::kInvalidArgument, "--version goes with one path");
-  }
-  std::vector<FileEntry> entries;
-  for (const auto& raw : paths) {
-    std::string path = NormalizeHubPath(raw);
-    if (!version.empty()) {
-      NB_ASSIGN_OR_RETURN(FileEntry entry, VersionEntry(reading, path, version));
-      entries.push_back(std::move(entry));
-    } else {
-      NB_ASSIGN_OR_RETURN(FileEntry entry, LiveFile(reading, path));
-      entries.push_back(std::move(entry));
-    }
-  }
+  NB_ASSIGN_OR_RETURN(std::vector<engine::FileEntry> entries,
+                      engine::FilesToRead(session.reading(), paths, version));
   for (const auto& entry : entries) {
     Status written =
-        WriteContentToStdout(session.hub->store(), session.hub->keys().symmetric_key(), entry);
+        engine::WriteContentToFd(session.hub->store(), session.hub->keys().symmetric_key(), entry,
+                                 STDOUT_FILENO, "standard output");
     ctx.ReportIncidents();
     NB_RETURN_IF_ERROR(written);
   }
   return 0;
 }
 
-struct ExportArgs {
-  std::string path, local, at;
-  bool force = false;
-};
-
-Result<int> Export(Context& ctx, const ExportArgs& args) {
+Result<int> Export(Context& ctx, const engine::ExportOptions& options) {
   NB_ASSIGN_OR_RETURN(FilesSession session, OpenFiles(ctx));
-  NB_ASSIGN_OR_RETURN(ChosenReading chosen, ChooseReading(session.writer->reading(), args.at));
-  const FilesReading& reading = chosen.reading();
-  std::string base = NormalizeHubPath(args.path);
-  if (!base.empty() && !reading.IsDirectory(base)) {
-    if (reading.IsFile(base)) {
-      return MakeError(ErrorCode::kInvalidArgument, base + " is a file (use `nearbytes get`)");
-    }
-    return MakeError(ErrorCode::kNotFound, "no such directory: " + base);
-  }
-  std::string prefix = base.empty() ? "" : base + "/";
-  auto& store = session.hub->store();
-  const auto& hub_key = session.hub->keys().symmetric_key();
-  struct ExportedFile {
-    std::string rel;
-    const FileEntry* entry;
-    std::optional<uint64_t> size;  // nullopt: content not readable here
-  };
-  std::vector<ExportedFile> files;
-  uint64_t total = 0;
-  for (auto it = reading.files().lower_bound(prefix);
-       it != reading.files().end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {
-    auto size =
-        apps::files::ContentSize(store, hub_key, it->second.content, it->second.wrapped_key);
-    files.push_back(ExportedFile{it->first.substr(prefix.size()), &it->second,
-                                 size.ok() ? std::optional<uint64_t>(*size) : std::nullopt});
-    if (size.ok()) total += *size;
-  }
-  if (args.local.empty()) {
-    return MakeError(ErrorCode::kInvalidArgument, "export needs a local directory to write to");
-  }
-  fs::path root(args.local);
-  NB_RETURN_IF_ERROR(store::EnsureDirectory(root));
-  // One line per file left out; the export goes on.
-  std::vector<std::string> skipped;
-  size_t differing = 0;
-  for (const auto& dir : reading.Directories()) {
-    if (dir.path.compare(0, prefix.size(), prefix) == 0 && dir.path.size() > prefix.size()) {
-      Status made = store::EnsureDirectory(root / dir.path.substr(prefix.size()));
-      if (!made.ok()) skipped.push_back(made.error().message);
-    }
-  }
-  Progress progress("export", total, files.size(), !ctx.options.quiet);
-  size_t written_count = 0, unchanged = 0;
-  for (const auto& [rel, entry, size] : files) {
-    fs::path target = root / rel;
-    progress.AddFiles(1);
-    Status ready = store::EnsureDirectory(target.parent_path());
-    if (!ready.ok()) {
-      skipped.push_back(target.string() + ": " + ready.error().message);
-      continue;
-    }
-    auto state = CompareLocal(store, hub_key, *entry, size, target);
-    if (!state.ok()) {
-      skipped.push_back(target.string() + ": " + state.error().message);
-      continue;
-    }
-    if (*state == LocalState::kSame) {
-      ++unchanged;
-      continue;
-    }
-    if (*state == LocalState::kNotAFile) {
-      skipped.push_back(target.string() + ": exists and is not a regular file");
-      continue;
-    }
-    if (*state == LocalState::kDifferent && !args.force) {
-      skipped.push_back(target.string() + ": exists and differs (use --force to overwrite)");
-      ++differing;
-      continue;
-    }
-    Status written = WriteContentAtomically(store, hub_key, *entry, target, &progress,
-                                            *state == LocalState::kDifferent);
-    if (!written.ok()) {
-      skipped.push_back(written.error().message);
-      continue;
-    }
-    ++written_count;
-  }
-  progress.Finish();
+  ProgressLine progress("export", !ctx.options.quiet);
+  auto exported = engine::ExportTree(session, options, &progress);
   ctx.ReportIncidents();
+  if (!exported.ok()) return exported.error();
+  const engine::ExportResult& r = *exported;
   if (ctx.options.json) {
-    PrintJson(Json{{"files", files.size()},
-                   {"written", written_count},
-                   {"unchanged", unchanged},
-                   {"skipped", skipped},
-                   {"bytes", total},
-                   {"to", root.string()}});
+    PrintJson(Json{{"files", r.files},
+                   {"written", r.written},
+                   {"unchanged", r.unchanged},
+                   {"skipped", r.skipped},
+                   {"bytes", r.bytes},
+                   {"to", r.to.string()}});
   } else {
-    for (const auto& line : skipped) std::cerr << "nearbytes: skipped " << line << "\n";
+    for (const auto& line : r.skipped) std::cerr << "nearbytes: skipped " << line << "\n";
     if (!ctx.options.quiet) {
-      std::cout << "exported " << written_count << " file(s)";
-      if (unchanged > 0) std::cout << " (" << unchanged << " already up to date)";
-      std::cout << ", " << HumanBytes(total) << " to " << root.string() << " in "
+      std::cout << "exported " << r.written << " file(s)";
+      if (r.unchanged > 0) std::cout << " (" << r.unchanged << " already up to date)";
+      std::cout << ", " << HumanBytes(r.bytes) << " to " << r.to.string() << " in "
                 << HumanDuration(progress.ElapsedSeconds());
-      if (!chosen.at_label.empty()) std::cout << ", as of " << chosen.at_label;
+      if (!r.at_label.empty()) std::cout << ", as of " << r.at_label;
       std::cout << "\n";
     }
   }
-  if (!skipped.empty()) {
+  if (!r.skipped.empty()) {
     return MakeError(ErrorCode::kIo,
-                     std::to_string(skipped.size()) + " file(s) not exported" +
-                         (differing > 0 ? " (" + std::to_string(differing) +
-                                              " differ locally: --force overwrites them)"
-                                        : ""));
+                     std::to_string(r.skipped.size()) + " file(s) not exported" +
+                         (r.differing > 0 ? " (" + std::to_string(r.differing) +
+                                                " differ locally: --force overwrites them)"
+                                          : ""));
   }
   return 0;
 }
 
 // ---- restore ----
 
-Result<int> Restore(Context& ctx, const std::string& raw, const std::string& at) {
+Result<int> Restore(Context& ctx, const std::string& path, const std::string& at) {
   NB_ASSIGN_OR_RETURN(FilesSession session, OpenFiles(ctx));
-  FilesWriter& writer = *session.writer;
-  const FilesReading& live = writer.reading();
-  std::string path = NormalizeHubPath(raw);
-  if (path.empty()) return MakeError(ErrorCode::kInvalidArgument, "restore needs a hub path");
-  std::optional<FilesReading> past;
-  std::string when;
-  if (!at.empty()) {
-    NB_ASSIGN_OR_RETURN(ChosenReading chosen, ChooseReading(live, at));
-    past = std::move(chosen.past);
-    when = "at " + chosen.at_label;
-  } else {
-    // Without --at, restore undoes a removal: a path that is live now (even
-    // one removed once and written again) is left alone.
-    if (live.IsFile(path) || live.IsDirectory(path)) {
-      return MakeError(ErrorCode::kInvalidArgument,
-                       path +
-                           " exists now; to bring back an older state use --at EVENT|TIME "
-                           "(see `nearbytes history " +
-                           path + "`)");
-    }
-    NB_ASSIGN_OR_RETURN(past, apps::files::ReadingBeforeRemoval(live, path));
-    if (!past) {
-      return MakeError(ErrorCode::kNotFound, "no such file or directory in the history: " + path);
-    }
-    when = "before it was removed";
-  }
-  if (!past->IsFile(path) && !past->IsDirectory(path)) {
-    return MakeError(ErrorCode::kNotFound, path + " did not exist " + when);
-  }
-  // Every file under `path` then that is missing or different now.
-  std::vector<std::pair<std::string, FileEntry>> files;
-  if (past->IsFile(path)) {
-    files.emplace_back(path, past->files().at(path));
-  } else {
-    std::string prefix = path + "/";
-    for (auto it = past->files().lower_bound(prefix);
-         it != past->files().end() && it->first.starts_with(prefix); ++it) {
-      files.emplace_back(it->first, it->second);
-    }
-  }
-  writer.BeginBatch();
-  size_t restored = 0, unchanged = 0;
-  std::vector<std::string> incomplete;  // restored, but their content is not here
-  for (const auto& [file_path, entry] : files) {
-    auto now = live.files().find(file_path);
-    if (now != live.files().end() && now->second.content.hash == entry.content.hash) {
-      ++unchanged;
-      continue;
-    }
-    NB_RETURN_IF_ERROR(
-        writer.CreateFile(file_path, entry.content, entry.wrapped_key, entry.mime_type));
-    ++restored;
-    auto presence =
-        apps::files::CheckContentPresence(session.hub->store(), session.hub->keys().symmetric_key(),
-                                          entry.content, entry.wrapped_key);
-    if (!presence.complete()) incomplete.push_back(file_path);
-  }
-  if (past->IsDirectory(path)) {
-    for (const auto& dir : past->explicit_dirs()) {
-      if ((dir == path || dir.starts_with(path + "/")) && !writer.reading().IsDirectory(dir)) {
-        NB_RETURN_IF_ERROR(writer.Mkdir(dir));
-      }
-    }
-  }
-  NB_RETURN_IF_ERROR(writer.CommitBatch());
+  NB_ASSIGN_OR_RETURN(engine::RestoreResult r, engine::RestorePath(session, path, at));
   if (ctx.options.json) {
-    PrintJson(Json{{"path", path}, {"restored", restored}, {"unchanged", unchanged}});
+    PrintJson(Json{{"path", r.path}, {"restored", r.restored}, {"unchanged", r.unchanged}});
   } else if (!ctx.options.quiet) {
-    std::cout << "restored " << restored << " file(s) of " << TerminalText(path) << " as they were "
-              << when;
-    if (unchanged > 0) std::cout << " (" << unchanged << " already as then)";
+    std::cout << "restored " << r.restored << " file(s) of " << TerminalText(r.path)
+              << " as they were " << r.when;
+    if (r.unchanged > 0) std::cout << " (" << r.unchanged << " already as then)";
     std::cout << "\n";
   }
-  for (const auto& file_path : incomplete) {
+  for (const auto& file_path : r.incomplete) {
     std::cerr << "nearbytes: warning: " << TerminalText(file_path)
               << " is back, but its content is not on this device; a sync with one that has "
                  "it makes it readable\n";
@@ -1079,26 +337,16 @@ Result<int> Restore(Context& ctx, const std::string& raw, const std::string& at)
 
 Result<int> History(Context& ctx, const std::string& raw) {
   NB_ASSIGN_OR_RETURN(FilesSession session, OpenFiles(ctx));
-  const FilesReading& reading = session.writer->reading();
+  NB_ASSIGN_OR_RETURN(std::vector<engine::PathVersion> versions, engine::PathHistory(session, raw));
   std::string path = NormalizeHubPath(raw);
-  auto versions = reading.History(path);
-  if (path.empty()) return MakeError(ErrorCode::kInvalidArgument, "history needs a hub path");
-  if (versions.empty()) return MakeError(ErrorCode::kNotFound, "no history for " + path);
-  auto& store = session.hub->store();
-  const auto& hub_key = session.hub->keys().symmetric_key();
-  auto live = reading.files().find(path);
   Json out = Json::array();
   for (const auto& v : versions) {
-    Json item{{"event", v.event.Hex()},
-              {"type", apps::files::FileOpName(v.op)},
-              {"time", v.timestamp},
-              {"path", v.path}};
-    if (v.op == apps::files::FileOp::kRename) item["toPath"] = v.to_path;
+    Json item{{"event", v.event.Hex()}, {"type", v.type}, {"time", v.time}, {"path", v.path}};
+    if (v.type == "RENAME") item["toPath"] = v.to_path;
     if (v.content) {
-      auto size = apps::files::ContentSize(store, hub_key, *v.content, v.wrapped_key);
-      if (size.ok()) item["size"] = *size;
-      item["content"] = v.content->hash.Hex();
-      item["live"] = live != reading.files().end() && live->second.origin_event == v.event;
+      if (v.size) item["size"] = *v.size;
+      item["content"] = v.content->Hex();
+      item["live"] = v.live;
     }
     out.push_back(std::move(item));
   }
@@ -1157,7 +405,8 @@ void RegisterFilesCommands(CLI::App& app, Context& ctx) {
     std::vector<std::string> sources, paths;
     std::string to, from, target, path, local, version, at, pattern;
     bool recursive = false, parents = false, force = false;
-    ExportArgs exp;
+    engine::ExportOptions exp;
+    std::string exp_local;
   };
   auto args = std::make_shared<Args>();
 
@@ -1254,14 +503,15 @@ void RegisterFilesCommands(CLI::App& app, Context& ctx) {
   get->footer(
       "Examples:\n  nearbytes get photos/cat.jpg\n  nearbytes get report.pdf ~/Desktop/\n"
       "  nearbytes get --version 3f2a9c report.pdf old.pdf");
-  SetCommand(
-      get, [&ctx, args] { return Get(ctx, args->path, args->local, args->version, args->force); });
+  SetCommand(get, [&ctx, args] {
+    return Get(ctx, engine::GetOptions{args->path, args->local, args->version, args->force});
+  });
 
   auto* exp = app.add_subcommand("export",
                                  "Copy a hub directory (or the whole hub) to a "
                                  "local directory");
   exp->add_option("path", args->exp.path, "Hub directory; \"\" or / for everything")->required();
-  exp->add_option("local", args->exp.local, "Local directory")->required();
+  exp->add_option("local", args->exp_local, "Local directory")->required();
   exp->add_flag("-f,--force,--overwrite", args->exp.force,
                 "Replace local files whose content differs (default: skip and list them)");
   exp->add_option("--at", args->exp.at,
@@ -1273,7 +523,10 @@ void RegisterFilesCommands(CLI::App& app, Context& ctx) {
       "export goes on.\n\n"
       "Examples:\n  nearbytes export / ~/hub-copy\n  nearbytes export photos ~/Pictures/hub\n"
       "  nearbytes export / ~/hub-last-week --at 7d");
-  SetCommand(exp, [&ctx, args] { return Export(ctx, args->exp); });
+  SetCommand(exp, [&ctx, args] {
+    args->exp.local = args->exp_local;
+    return Export(ctx, args->exp);
+  });
 
   auto* restore = app.add_subcommand("restore",
                                      "Bring back a deleted file or folder, or an older "

@@ -1,8 +1,8 @@
 // sync (the folder carrier) and store roots.
 #include <iostream>
 
-#include "apps/hub_summary.h"
 #include "cli.h"
+#include "engine/folder_sync.h"
 #include "hub/home.h"
 #include "hub/keyring.h"
 #include "progress.h"
@@ -20,92 +20,38 @@ struct SyncArgs {
   std::vector<std::string> hubs;
 };
 
-// Resolves --hub values: a full id or an unambiguous prefix of a known hub.
-Result<std::string> ResolveHubId(const std::string& wanted, const std::vector<std::string>& known) {
-  std::vector<std::string> matches;
-  for (const auto& id : known) {
-    if (id.rfind(wanted, 0) == 0) matches.push_back(id);
-  }
-  if (matches.size() == 1) return matches[0];
-  if (store::IsHubId(wanted)) return wanted;
-  if (matches.empty()) return MakeError(ErrorCode::kNotFound, "no hub matches --hub " + wanted);
-  return MakeError(ErrorCode::kInvalidArgument, "--hub " + wanted + " matches several hubs");
-}
-
 Result<int> Sync(Context& ctx, const SyncArgs& args) {
   NB_ASSIGN_OR_RETURN(store::Store * local, ctx.OpenStore(/*create=*/true));
   NB_ASSIGN_OR_RETURN(hub::Keyring keyring, hub::Keyring::Load(hub::HomeDir()));
-  std::map<std::string, std::string> secrets = keyring.secrets();
+  engine::FolderSyncRequest request;
+  request.folder = args.folder;
+  request.secrets = keyring.secrets();
   // A secret given for this run (environment or file) counts as held.
   bool explicit_secret =
       std::getenv("NEARBYTES_SECRET") != nullptr || !ctx.options.secret_file.empty();
   if (explicit_secret) {
     NB_ASSIGN_OR_RETURN(std::string secret, ctx.ReadSecret());
     NB_ASSIGN_OR_RETURN(hub::HubKeys keys, hub::HubKeys::FromSecret(secret));
-    secrets[keys.id()] = secret;
+    request.secrets[keys.id()] = secret;
   }
-
-  sync::FolderSyncOptions options;
-  options.push = args.push || !args.pull;
-  options.pull = args.pull || !args.push;
-  options.all_hubs = args.all;
-  options.create = args.create;
-  std::vector<std::string> known;
-  for (const auto& [id, secret] : secrets) known.push_back(id);
-  NB_ASSIGN_OR_RETURN(auto local_hubs, local->ListChannels());
-  known.insert(known.end(), local_hubs.begin(), local_hubs.end());
-  if (!args.hubs.empty()) {
-    for (const auto& wanted : args.hubs) {
-      NB_ASSIGN_OR_RETURN(std::string id, ResolveHubId(wanted, known));
-      options.hub_ids.push_back(id);
-    }
-  } else if (!args.all) {
-    for (const auto& [id, secret] : secrets) options.hub_ids.push_back(id);
-    if (options.hub_ids.empty()) {
-      return MakeError(ErrorCode::kInvalidArgument,
-                       "no hub to carry: this machine holds no secret (nearbytes hub create), "
-                       "name one with --hub ID, or carry every hub with --all");
-    }
-  }
-
-  // Hubs we can read: their keys find chunk blocks, and their readings say
-  // what the sync brought.
-  std::vector<std::unique_ptr<hub::Hub>> readable;
-  for (const auto& [id, secret] : secrets) {
-    bool carried = args.all || std::find(options.hub_ids.begin(), options.hub_ids.end(), id) !=
-                                   options.hub_ids.end();
-    if (!carried) continue;
-    NB_ASSIGN_OR_RETURN(hub::HubKeys keys, hub::HubKeys::FromSecret(secret));
-    options.hub_keys[id] = keys.symmetric_key();
-    auto opened = hub::Hub::Open(local, std::move(keys), /*create=*/true);
-    if (opened.ok()) readable.push_back(std::move(*opened));
-  }
-  Progress progress("sync", 0, 0, !ctx.options.quiet);
-  options.progress = [&](uint64_t bytes) { progress.SetBytes(bytes); };
-  auto report = sync::SyncFolder(*local, args.folder, options);
-  progress.Finish();
+  request.push = args.push || !args.pull;
+  request.pull = args.pull || !args.push;
+  request.all = args.all;
+  request.create = args.create;
+  request.hubs = args.hubs;
+  ProgressLine progress("sync", !ctx.options.quiet);
+  auto synced = engine::SyncWithFolder(*local, request, &progress);
   ctx.ReportIncidents();
-  if (!report.ok()) return report.error();
+  if (!synced.ok()) return synced.error();
+  const sync::FolderSyncReport* report = &synced->report;
 
-  // What the readings gained, for hubs that received events. The index has
-  // not seen them yet, so it still describes the state before the sync.
   Json gains = Json::array();
   std::vector<std::string> gain_lines;
-  std::unique_ptr<apps::state::StateDb> db;
-  for (auto& hub : readable) {
-    if (std::find(report->hubs_changed.begin(), report->hubs_changed.end(), hub->id()) ==
-            report->hubs_changed.end() ||
-        report->pulled.events == 0) {
-      continue;
-    }
-    if (!db) {
-      NB_ASSIGN_OR_RETURN(db, apps::OpenStateDb(*local));
-    }
-    NB_ASSIGN_OR_RETURN(apps::HubSummary before, apps::SummarizeHub(*hub, *db, /*refresh=*/false));
-    NB_ASSIGN_OR_RETURN(apps::HubSummary after, apps::SummarizeHub(*hub, *db));
-    apps::HubChange c = apps::CompareSummaries(before, after);
-    gains.push_back(Json{{"hub", hub->id()},
-                         {"name", hub->keys().display_name()},
+  for (const auto& gain : synced->gains) {
+    const apps::HubChange& c = gain.change;
+    const apps::HubSummary& after = gain.after;
+    gains.push_back(Json{{"hub", gain.hub_id},
+                         {"name", gain.name},
                          {"newEvents", c.new_events},
                          {"files", after.files},
                          {"newFiles", c.added_files},
@@ -130,7 +76,7 @@ Result<int> Sync(Context& ctx, const SyncArgs& args) {
     part(c.new_conflicts, "new conflict(s)");
     part(c.resolved_conflicts, "conflict(s) resolved");
     if (parts.empty()) part(c.new_events, "new event(s)");
-    std::string line = "  " + hub->keys().display_name() + ": ";
+    std::string line = "  " + gain.name + ": ";
     for (size_t i = 0; i < parts.size(); ++i) line += (i ? ", " : "") + parts[i];
     if (c.conflicts > 0) line += " — see `nearbytes conflicts`";
     gain_lines.push_back(line);
@@ -149,7 +95,7 @@ Result<int> Sync(Context& ctx, const SyncArgs& args) {
                    {"rejected", report->rejected},
                    {"junk", report->junk.details},
                    {"readings", gains},
-                   {"seconds", progress.ElapsedSeconds()}});
+                   {"seconds", synced->seconds}});
   } else if (!problems.empty()) {
     std::cerr << "nearbytes: " << problems << "\n";
   }
@@ -160,10 +106,10 @@ Result<int> Sync(Context& ctx, const SyncArgs& args) {
         std::cout << " (" << s.repaired << " repaired: named by events already there)";
       std::cout << ", " << HumanBytes(s.bytes) << "\n";
     };
-    std::cout << "synced with " << args.folder << " in " << HumanDuration(progress.ElapsedSeconds())
-              << " (" << report->hubs_carried.size() << " hub(s))\n";
-    if (options.push) line("  sent      ", report->pushed);
-    if (options.pull) line("  received  ", report->pulled);
+    std::cout << "synced with " << args.folder << " in " << HumanDuration(synced->seconds) << " ("
+              << report->hubs_carried.size() << " hub(s))\n";
+    if (request.push) line("  sent      ", report->pushed);
+    if (request.pull) line("  received  ", report->pulled);
     for (const auto& g : gain_lines) std::cout << g << "\n";
   }
   return report->rejected.empty() ? 0 : 1;
@@ -174,46 +120,25 @@ Result<int> AddRoot(Context& ctx, const std::string& folder) {
     return MakeError(ErrorCode::kInvalidArgument,
                      "extra roots belong to the default store; run without --store");
   }
-  fs::path path = fs::absolute(folder).lexically_normal();
-  NB_ASSIGN_OR_RETURN(auto root, store::StorageRoot::Open(path, /*create=*/true));
-  auto roots = hub::LoadExtraRoots();
-  if (std::find(roots.begin(), roots.end(), path) != roots.end()) {
-    std::cout << path.string() << " is already a root of the store\n";
+  NB_ASSIGN_OR_RETURN(hub::Keyring keyring, hub::Keyring::Load(hub::HomeDir()));
+  NB_ASSIGN_OR_RETURN(
+      engine::AddedRoot added,
+      engine::AddRoot(
+          folder, [&ctx] { return ctx.OpenStore(/*create=*/true); }, keyring.secrets()));
+  if (added.already) {
+    std::cout << added.path.string() << " is already a root of the store\n";
     return 0;
   }
-  NB_ASSIGN_OR_RETURN(store::Store * local, ctx.OpenStore(/*create=*/true));
-  if (fs::equivalent(local->primary().path(), path)) {
-    return MakeError(ErrorCode::kInvalidArgument, "that folder is the store itself");
-  }
-  roots.push_back(path);
-  NB_RETURN_IF_ERROR(hub::SaveExtraRoots(roots));
-  // Bring the new root up to date with every hub this machine can read.
-  NB_ASSIGN_OR_RETURN(hub::Keyring keyring, hub::Keyring::Load(hub::HomeDir()));
-  sync::FolderSyncOptions options;
-  options.create = true;  // made a root above
-  for (const auto& [id, secret] : keyring.secrets()) {
-    options.hub_ids.push_back(id);
-    NB_ASSIGN_OR_RETURN(hub::HubKeys keys, hub::HubKeys::FromSecret(secret));
-    options.hub_keys[id] = keys.symmetric_key();
-  }
-  NB_ASSIGN_OR_RETURN(auto report, sync::SyncFolder(*local, path, options));
   if (!ctx.options.quiet) {
-    std::cout << "added " << path.string() << " as a root of the store: it is read on every "
-              << "open and receives every append\n  sent " << report.pushed.events
-              << " event(s), received " << report.pulled.events << " event(s)\n";
+    std::cout << "added " << added.path.string() << " as a root of the store: it is read on every "
+              << "open and receives every append\n  sent " << added.pushed.events
+              << " event(s), received " << added.pulled.events << " event(s)\n";
   }
   return 0;
 }
 
 Result<int> RemoveRoot(Context& ctx, const std::string& folder) {
-  fs::path path = fs::absolute(folder).lexically_normal();
-  auto roots = hub::LoadExtraRoots();
-  auto it = std::find(roots.begin(), roots.end(), path);
-  if (it == roots.end()) {
-    return MakeError(ErrorCode::kNotFound, path.string() + " is not an extra root");
-  }
-  roots.erase(it);
-  NB_RETURN_IF_ERROR(hub::SaveExtraRoots(roots));
+  NB_ASSIGN_OR_RETURN(fs::path path, engine::RemoveRoot(folder));
   if (!ctx.options.quiet) std::cout << "removed " << path.string() << " (its files stay)\n";
   return 0;
 }

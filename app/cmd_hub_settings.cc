@@ -2,14 +2,9 @@
 #include <iostream>
 
 #include "cli.h"
+#include "engine/hubs.h"
 
 namespace nb::cli {
-
-Result<apps::HubSettings> SetReferenceCompatible(hub::Hub& hub, bool on, bool only_turn_on) {
-  NB_ASSIGN_OR_RETURN(apps::HubSettings current, apps::LoadHubSettings(hub));
-  if ((only_turn_on && !on) || current.reference_compatible == on) return current;
-  return apps::WriteHubSettings(hub, on);
-}
 
 std::string ReferenceModeText(const apps::HubSettings& settings) {
   if (settings.reference_compatible) {
@@ -42,7 +37,7 @@ Result<int> HubSet(Context& ctx, const std::string& name, const std::string& val
   NB_ASSIGN_OR_RETURN(hub::Hub * hub, ctx.OpenHub(/*create=*/false));
   NB_ASSIGN_OR_RETURN(apps::HubSettings before, apps::LoadHubSettings(*hub));
   NB_ASSIGN_OR_RETURN(apps::HubSettings after,
-                      SetReferenceCompatible(*hub, on, /*only_turn_on=*/false));
+                      engine::SetReferenceCompatible(*hub, on, /*only_turn_on=*/false));
   bool changed = before.reference_compatible != after.reference_compatible;
   if (ctx.options.json) {
     Json out{{"referenceCompatible", after.reference_compatible}, {"changed", changed}};

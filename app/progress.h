@@ -7,8 +7,11 @@
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
+
+#include "engine/progress.h"
 
 namespace nb::cli {
 
@@ -40,6 +43,39 @@ class Progress {
   std::condition_variable cv_;
   bool stop_ = false;
   std::thread ticker_;
+};
+
+// The progress line fed by an engine operation: drawn from Begin (when the
+// engine knows the size of the work) to End.
+class ProgressLine : public engine::ProgressObserver {
+ public:
+  ProgressLine(std::string verb, bool enabled)
+      : verb_(std::move(verb)), enabled_(enabled), start_(std::chrono::steady_clock::now()) {}
+  void Begin(uint64_t total_bytes, uint64_t total_files) override {
+    line_.emplace(verb_, total_bytes, total_files, enabled_);
+  }
+  void SetBytes(uint64_t bytes) override {
+    if (line_) line_->SetBytes(bytes);
+  }
+  void AddBytes(uint64_t bytes) override {
+    if (line_) line_->AddBytes(bytes);
+  }
+  void AddFiles(uint64_t files) override {
+    if (line_) line_->AddFiles(files);
+  }
+  void End() override {
+    if (line_) line_->Finish();
+  }
+  // Since this line was made.
+  double ElapsedSeconds() const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  }
+
+ private:
+  std::string verb_;
+  bool enabled_;
+  std::chrono::steady_clock::time_point start_;
+  std::optional<Progress> line_;
 };
 
 std::string HumanDuration(double seconds);

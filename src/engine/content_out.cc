@@ -1,0 +1,286 @@
+#include "engine/content_out.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "apps/files/file_content.h"
+#include "apps/files/files_at.h"
+#include "engine/hub_paths.h"
+#include "store/file_io.h"
+
+namespace nb::engine {
+
+using apps::files::FilesReading;
+namespace fs = std::filesystem;
+
+// Streams a file's content to `fd`, naming `target` in errors.
+Status WriteContentToFd(store::Store& store, const crypto::SymmetricKey& hub_key,
+                        const FileEntry& entry, int fd, const std::string& target) {
+  return apps::files::ReadContent(
+      store, hub_key, entry.content, entry.wrapped_key, [&](ByteSpan data) -> Status {
+        size_t done = 0;
+        while (done < data.size()) {
+          ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+          if (n < 0 && errno == EINTR) continue;
+          if (n < 0) {
+            return MakeError(ErrorCode::kIo,
+                             "cannot write " + target + ": " + store::ErrnoText(errno));
+          }
+          done += static_cast<size_t>(n);
+        }
+        return Status::Ok();
+      });
+}
+
+// Writes content to `target` durably through the store's one durable
+// writer: a temp file with an unpredictable name created exclusively (a
+// planted file or symlink is never followed), fsync, rename, fsync of the
+// directory. An interrupted get never leaves a partial file under the final
+// name. `replace` allows replacing an existing file; without it the write
+// fails if a file appeared there meanwhile.
+Status WriteContentAtomically(store::Store& store, const crypto::SymmetricKey& hub_key,
+                              const FileEntry& entry, const fs::path& target,
+                              ProgressObserver* progress, bool replace) {
+  NB_ASSIGN_OR_RETURN(store::DurableFileWriter writer,
+                      store::DurableFileWriter::Create(
+                          target, store::ReplaceOptions{0644, replace ? store::IfExists::kReplace
+                                                                      : store::IfExists::kFail}));
+  NB_RETURN_IF_ERROR(apps::files::ReadContent(store, hub_key, entry.content, entry.wrapped_key,
+                                              [&](ByteSpan data) -> Status {
+                                                NB_RETURN_IF_ERROR(writer.Write(data));
+                                                if (progress != nullptr)
+                                                  progress->AddBytes(data.size());
+                                                return Status::Ok();
+                                              }));
+  // Keep the hub's modification time on the local copy.
+  NB_RETURN_IF_ERROR(writer.SetModifiedTime(entry.modified_ms));
+  return writer.Commit();
+}
+
+// Compares a local file with a hub file's content, streaming both.
+// `content_size` is the caller's ContentSize of `entry` (nullopt: unknown),
+// so a chunked file's manifest is not opened once more here.
+Result<LocalState> CompareLocal(store::Store& store, const crypto::SymmetricKey& hub_key,
+                                const FileEntry& entry, std::optional<uint64_t> content_size,
+                                const fs::path& target) {
+  struct stat st;
+  if (::lstat(target.c_str(), &st) != 0) {
+    if (errno == ENOENT) return LocalState::kAbsent;
+    return MakeError(ErrorCode::kIo,
+                     "cannot read " + target.string() + ": " + store::ErrnoText(errno));
+  }
+  if (!S_ISREG(st.st_mode)) return LocalState::kNotAFile;
+  // Different sizes: no need to read either side.
+  if (content_size && *content_size != static_cast<uint64_t>(st.st_size)) {
+    return LocalState::kDifferent;
+  }
+  int fd = ::open(target.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return LocalState::kDifferent;  // unreadable: treat as different
+  bool same = true;
+  Bytes local;
+  Status read = apps::files::ReadContent(
+      store, hub_key, entry.content, entry.wrapped_key, [&](ByteSpan data) -> Status {
+        if (!same) return Status::Ok();
+        local.resize(data.size());
+        size_t got = 0;
+        while (got < data.size()) {
+          ssize_t n = ::read(fd, local.data() + got, data.size() - got);
+          if (n < 0 && errno == EINTR) continue;
+          if (n <= 0) break;
+          got += static_cast<size_t>(n);
+        }
+        same = got == data.size() && std::memcmp(local.data(), data.data(), got) == 0;
+        return Status::Ok();
+      });
+  if (same) {
+    char extra;
+    ssize_t n;
+    do {
+      n = ::read(fd, &extra, 1);
+    } while (n < 0 && errno == EINTR);
+    same = n == 0;  // the local file must end where the content ends
+  }
+  ::close(fd);
+  NB_RETURN_IF_ERROR(read);
+  return same ? LocalState::kSame : LocalState::kDifferent;
+}
+
+// The version a --version id names: a CREATE_FILE of this hub that wrote
+// `path` (any unique prefix of its event id).
+Result<FileEntry> VersionEntry(const FilesReading& reading, const std::string& path,
+                               const std::string& id) {
+  NB_ASSIGN_OR_RETURN(crypto::Hash256 hash, apps::files::ResolveEventPrefix(reading, id));
+  auto event = reading.FindEvent(hash);
+  if (!event || !event->files || event->files->op != apps::files::FileOp::kCreateFile ||
+      !event->files->usable) {
+    return MakeError(ErrorCode::kNotFound, "event " + hash.Hex().substr(0, 16) +
+                                               " is not a file version (see `nearbytes history " +
+                                               path + "`)");
+  }
+  if (!apps::files::IsVersionOf(reading, hash, path)) {
+    return MakeError(ErrorCode::kInvalidArgument, "event " + hash.Hex().substr(0, 16) +
+                                                      " is a version of " + event->files->path +
+                                                      ", not of " + path +
+                                                      " (see `nearbytes history " + path + "`)");
+  }
+  return FileEntry{*event->files->content, event->files->wrapped_key, event->timestamp,
+                   event->files->mime_type, event->hash};
+}
+
+Result<FileEntry> LiveFile(const FilesReading& reading, const std::string& path) {
+  auto it = reading.files().find(path);
+  if (it != reading.files().end()) return it->second;
+  if (reading.IsDirectory(path)) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     path + " is a directory (use `nearbytes export " + path + " DIR`)");
+  }
+  return MakeError(ErrorCode::kNotFound, "no such file: " + path);
+}
+
+Result<std::vector<FileEntry>> FilesToRead(const FilesReading& reading,
+                                           const std::vector<std::string>& paths,
+                                           const std::string& version) {
+  if (!version.empty() && paths.size() != 1) {
+    return MakeError(ErrorCode::kInvalidArgument, "--version goes with one path");
+  }
+  std::vector<FileEntry> entries;
+  for (const auto& raw : paths) {
+    std::string path = NormalizeHubPath(raw);
+    if (!version.empty()) {
+      NB_ASSIGN_OR_RETURN(FileEntry entry, VersionEntry(reading, path, version));
+      entries.push_back(std::move(entry));
+    } else {
+      NB_ASSIGN_OR_RETURN(FileEntry entry, LiveFile(reading, path));
+      entries.push_back(std::move(entry));
+    }
+  }
+  return entries;
+}
+
+Result<GetResult> GetFile(FilesSession& session, const GetOptions& options,
+                          ProgressObserver* progress) {
+  GetResult result;
+  result.path = NormalizeHubPath(options.path);
+  NB_ASSIGN_OR_RETURN(std::vector<FileEntry> entries,
+                      FilesToRead(session.reading(), {result.path}, options.version));
+  const FileEntry& entry = entries.front();
+  auto& store = session.hub->store();
+  const auto& hub_key = session.hub->keys().symmetric_key();
+  fs::path target =
+      options.local.empty() ? fs::path(BaseName(result.path)) : fs::path(options.local);
+  std::error_code ec;
+  if (fs::is_directory(target, ec)) target /= BaseName(result.path);
+  result.target = target;
+  auto size = apps::files::ContentSize(store, hub_key, entry.content, entry.wrapped_key);
+  std::optional<uint64_t> known_size;
+  if (size.ok()) known_size = *size;
+  result.size = known_size.value_or(0);
+  NB_ASSIGN_OR_RETURN(LocalState state, CompareLocal(store, hub_key, entry, known_size, target));
+  if (state == LocalState::kSame) {
+    result.unchanged = true;
+    return result;
+  }
+  if (state == LocalState::kNotAFile) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     target.string() + " exists and is not a regular file; nothing was written");
+  }
+  if (state == LocalState::kDifferent && !options.force) {
+    return MakeError(ErrorCode::kInvalidArgument, target.string() + " exists and differs from " +
+                                                      result.path +
+                                                      "; use --force to overwrite it");
+  }
+  if (progress != nullptr) progress->Begin(result.size, 1);
+  Status written = WriteContentAtomically(store, hub_key, entry, target, progress,
+                                          state == LocalState::kDifferent);
+  if (progress != nullptr) progress->End();
+  NB_RETURN_IF_ERROR(written);
+  return result;
+}
+
+Result<ExportResult> ExportTree(FilesSession& session, const ExportOptions& options,
+                                ProgressObserver* progress) {
+  NB_ASSIGN_OR_RETURN(ChosenReading chosen, ChooseReading(session.reading(), options.at, NowMs()));
+  const FilesReading& reading = chosen.reading();
+  std::string base = NormalizeHubPath(options.path);
+  if (!base.empty() && !reading.IsDirectory(base)) {
+    if (reading.IsFile(base)) {
+      return MakeError(ErrorCode::kInvalidArgument, base + " is a file (use `nearbytes get`)");
+    }
+    return MakeError(ErrorCode::kNotFound, "no such directory: " + base);
+  }
+  std::string prefix = base.empty() ? "" : base + "/";
+  auto& store = session.hub->store();
+  const auto& hub_key = session.hub->keys().symmetric_key();
+  struct ExportedFile {
+    std::string rel;
+    const FileEntry* entry;
+    std::optional<uint64_t> size;  // nullopt: content not readable here
+  };
+  std::vector<ExportedFile> files;
+  ExportResult result;
+  result.at_label = chosen.at_label;
+  for (auto it = reading.files().lower_bound(prefix);
+       it != reading.files().end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {
+    auto size =
+        apps::files::ContentSize(store, hub_key, it->second.content, it->second.wrapped_key);
+    files.push_back(ExportedFile{it->first.substr(prefix.size()), &it->second,
+                                 size.ok() ? std::optional<uint64_t>(*size) : std::nullopt});
+    if (size.ok()) result.bytes += *size;
+  }
+  result.files = files.size();
+  if (options.local.empty()) {
+    return MakeError(ErrorCode::kInvalidArgument, "export needs a local directory to write to");
+  }
+  const fs::path& root = options.local;
+  result.to = root;
+  NB_RETURN_IF_ERROR(store::EnsureDirectory(root));
+  for (const auto& dir : reading.Directories()) {
+    if (dir.path.compare(0, prefix.size(), prefix) == 0 && dir.path.size() > prefix.size()) {
+      Status made = store::EnsureDirectory(root / dir.path.substr(prefix.size()));
+      if (!made.ok()) result.skipped.push_back(made.error().message);
+    }
+  }
+  if (progress != nullptr) progress->Begin(result.bytes, files.size());
+  for (const auto& [rel, entry, size] : files) {
+    fs::path target = root / rel;
+    if (progress != nullptr) progress->AddFiles(1);
+    Status ready = store::EnsureDirectory(target.parent_path());
+    if (!ready.ok()) {
+      result.skipped.push_back(target.string() + ": " + ready.error().message);
+      continue;
+    }
+    auto state = CompareLocal(store, hub_key, *entry, size, target);
+    if (!state.ok()) {
+      result.skipped.push_back(target.string() + ": " + state.error().message);
+      continue;
+    }
+    if (*state == LocalState::kSame) {
+      ++result.unchanged;
+      continue;
+    }
+    if (*state == LocalState::kNotAFile) {
+      result.skipped.push_back(target.string() + ": exists and is not a regular file");
+      continue;
+    }
+    if (*state == LocalState::kDifferent && !options.force) {
+      result.skipped.push_back(target.string() + ": exists and differs (use --force to overwrite)");
+      ++result.differing;
+      continue;
+    }
+    Status written = WriteContentAtomically(store, hub_key, *entry, target, progress,
+                                            *state == LocalState::kDifferent);
+    if (!written.ok()) {
+      result.skipped.push_back(written.error().message);
+      continue;
+    }
+    ++result.written;
+  }
+  if (progress != nullptr) progress->End();
+  return result;
+}
+
+}  // namespace nb::engine

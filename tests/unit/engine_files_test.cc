@@ -1,0 +1,232 @@
+// The engine's files operations called directly: put a tree and export it
+// back, the overwrite rules of get and export, rm and restore, restore at a
+// point in time, mv, find and du.
+#include <gtest/gtest.h>
+
+#include "engine/content_out.h"
+#include "engine/files_edit.h"
+#include "engine/files_listing.h"
+#include "engine/put.h"
+#include "engine_test_support.h"
+
+namespace nb::engine::testing {
+namespace {
+
+class EngineFilesTest : public HomeFixture {
+ protected:
+  void SetUp() override {
+    HomeFixture::SetUp();
+    node_ = NewNode(temp_ / "store", &hub_);
+    // A tree with a small file, a chunked one (over 256 KiB), an empty
+    // directory and a symbolic link (which put leaves out).
+    src_ = temp_ / "src";
+    Write(src_ / "notes.txt", "hello\n");
+    Write(src_ / "deep" / "big.bin", RandomText(700 * 1024, 7));
+    fs::create_directories(src_ / "empty");
+    fs::create_symlink("notes.txt", src_ / "link");
+  }
+
+  FilesSession Session() {
+    auto session = OpenFiles(*hub_);
+    EXPECT_TRUE(session.ok()) << session.error().message;
+    return std::move(*session);
+  }
+
+  PutResult PutTree(const std::vector<std::string>& sources, const std::string& to) {
+    FilesSession session = Session();
+    auto plan = PlanPut(session.reading(), sources, to);
+    EXPECT_TRUE(plan.ok()) << plan.error().message;
+    auto put = StorePut(session, *plan, nullptr);
+    EXPECT_TRUE(put.ok()) << put.error().message;
+    return *put;
+  }
+
+  std::unique_ptr<Node> node_;
+  hub::Hub* hub_ = nullptr;
+  fs::path src_;
+};
+
+TEST_F(EngineFilesTest, APutTreeExportsBackByteForByte) {
+  FilesSession session = Session();
+  auto plan = PlanPut(session.reading(), {src_.string()}, "");
+  ASSERT_TRUE(plan.ok()) << plan.error().message;
+  ASSERT_EQ(plan->files.size(), 2u);
+  EXPECT_EQ(plan->empty_dirs, std::vector<std::string>{"src/empty"});
+  ASSERT_EQ(plan->skipped.size(), 1u);
+  EXPECT_NE(plan->skipped[0].find("symbolic link"), std::string::npos);
+
+  auto put = StorePut(session, *plan, nullptr);
+  ASSERT_TRUE(put.ok()) << put.error().message;
+  EXPECT_EQ(put->written, 2u);
+  EXPECT_EQ(put->unchanged, 0u);
+  EXPECT_EQ(put->bytes, 6u + 700 * 1024);
+
+  fs::path out = temp_ / "out";
+  auto exported = ExportTree(session, ExportOptions{"/", out, "", false}, nullptr);
+  ASSERT_TRUE(exported.ok()) << exported.error().message;
+  EXPECT_EQ(exported->written, 2u);
+  EXPECT_TRUE(exported->skipped.empty());
+  EXPECT_EQ(Read(out / "src" / "notes.txt"), "hello\n");
+  EXPECT_EQ(Read(out / "src" / "deep" / "big.bin"), Read(src_ / "deep" / "big.bin"));
+  EXPECT_TRUE(fs::is_directory(out / "src" / "empty"));
+  EXPECT_FALSE(fs::exists(out / "src" / "link"));
+
+  // Again: nothing changes on either side.
+  PutResult again = PutTree({src_.string()}, "");
+  EXPECT_EQ(again.written, 0u);
+  EXPECT_EQ(again.unchanged, 2u);
+  FilesSession reopened = Session();
+  auto second = ExportTree(reopened, ExportOptions{"", out, "", false}, nullptr);
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(second->written, 0u);
+  EXPECT_EQ(second->unchanged, 2u);
+}
+
+TEST_F(EngineFilesTest, ExportSkipsADifferingLocalFileUnlessForced) {
+  PutTree({src_.string()}, "");
+  fs::path out = temp_ / "out";
+  Write(out / "notes.txt", "mine\n");
+  FilesSession session = Session();
+  auto skipped = ExportTree(session, ExportOptions{"src", out, "", false}, nullptr);
+  ASSERT_TRUE(skipped.ok());
+  EXPECT_EQ(skipped->differing, 1u);
+  ASSERT_EQ(skipped->skipped.size(), 1u);
+  EXPECT_EQ(skipped->written, 1u);  // the other file went on
+  EXPECT_EQ(Read(out / "notes.txt"), "mine\n");
+
+  auto forced = ExportTree(session, ExportOptions{"src", out, "", true}, nullptr);
+  ASSERT_TRUE(forced.ok());
+  EXPECT_TRUE(forced->skipped.empty());
+  EXPECT_EQ(forced->written, 1u);
+  EXPECT_EQ(Read(out / "notes.txt"), "hello\n");
+}
+
+TEST_F(EngineFilesTest, GetNeverReplacesADifferentFileWithoutForce) {
+  PutTree({src_.string()}, "");
+  FilesSession session = Session();
+  fs::path local = temp_ / "notes.txt";
+  Write(local, "other\n");
+  auto refused = GetFile(session, GetOptions{"/src/notes.txt", local.string(), "", false}, nullptr);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(Read(local), "other\n");
+
+  auto forced = GetFile(session, GetOptions{"src/notes.txt", local.string(), "", true}, nullptr);
+  ASSERT_TRUE(forced.ok()) << forced.error().message;
+  EXPECT_FALSE(forced->unchanged);
+  EXPECT_EQ(Read(local), "hello\n");
+
+  auto same = GetFile(session, GetOptions{"src/notes.txt", local.string(), "", false}, nullptr);
+  ASSERT_TRUE(same.ok());
+  EXPECT_TRUE(same->unchanged);
+
+  // A directory as the target: the file goes in it, under its own name.
+  fs::create_directories(temp_ / "dir");
+  auto into =
+      GetFile(session, GetOptions{"src/notes.txt", (temp_ / "dir").string(), "", false}, nullptr);
+  ASSERT_TRUE(into.ok());
+  EXPECT_EQ(Read(temp_ / "dir" / "notes.txt"), "hello\n");
+
+  auto missing = GetFile(session, GetOptions{"src/none.txt", "", "", false}, nullptr);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
+}
+
+TEST_F(EngineFilesTest, APlanThatWouldPutBelowALiveFileWritesNothing) {
+  Write(temp_ / "x", "a file\n");
+  PutTree({(temp_ / "x").string()}, "");
+  size_t before = hub_->log().ListEventHashes().value().size();
+  FilesSession session = Session();
+  auto plan = PlanPut(session.reading(), {src_.string()}, "x/");
+  ASSERT_FALSE(plan.ok());
+  EXPECT_NE(plan.error().message.find("a file exists at x"), std::string::npos);
+  EXPECT_EQ(hub_->log().ListEventHashes().value().size(), before);
+}
+
+TEST_F(EngineFilesTest, RestoreBringsBackARemovedTreeOnce) {
+  PutTree({src_.string()}, "");
+  {
+    FilesSession session = Session();
+    auto removed = RemovePaths(session, {"src"}, /*recursive=*/true);
+    ASSERT_TRUE(removed.ok()) << removed.error().message;
+    EXPECT_FALSE(session.reading().IsDirectory("src"));
+  }
+  FilesSession session = Session();
+  auto restored = RestorePath(session, "src", "");
+  ASSERT_TRUE(restored.ok()) << restored.error().message;
+  EXPECT_EQ(restored->restored, 2u);
+  EXPECT_TRUE(restored->incomplete.empty());
+  EXPECT_TRUE(session.reading().IsFile("src/notes.txt"));
+  EXPECT_TRUE(session.reading().IsFile("src/deep/big.bin"));
+  EXPECT_TRUE(session.reading().IsDirectory("src/empty"));
+
+  fs::path out = temp_ / "out";
+  auto exported = ExportTree(session, ExportOptions{"src", out, "", false}, nullptr);
+  ASSERT_TRUE(exported.ok());
+  EXPECT_EQ(Read(out / "deep" / "big.bin"), Read(src_ / "deep" / "big.bin"));
+
+  // Live again: a second restore without --at is refused.
+  auto again = RestorePath(session, "src", "");
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().code, ErrorCode::kInvalidArgument);
+}
+
+TEST_F(EngineFilesTest, RestoreAtAnEventBringsBackThatVersion) {
+  fs::path file = temp_ / "f.txt";
+  Write(file, "first\n");
+  PutResult first = PutTree({file.string()}, "");
+  ASSERT_EQ(first.files.size(), 1u);
+  std::string first_event = first.files[0].event->Hex();
+  Write(file, "second, longer\n");
+  PutTree({file.string()}, "");
+
+  FilesSession session = Session();
+  auto restored = RestorePath(session, "f.txt", first_event.substr(0, 12));
+  ASSERT_TRUE(restored.ok()) << restored.error().message;
+  EXPECT_EQ(restored->restored, 1u);
+  auto got =
+      GetFile(session, GetOptions{"f.txt", (temp_ / "back.txt").string(), "", false}, nullptr);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(Read(temp_ / "back.txt"), "first\n");
+
+  auto history = PathHistory(session, "f.txt");
+  ASSERT_TRUE(history.ok());
+  ASSERT_EQ(history->size(), 3u);
+  EXPECT_EQ((*history)[0].event.Hex(), first_event);
+  EXPECT_FALSE((*history)[0].live);
+  EXPECT_TRUE(history->back().live);
+  EXPECT_EQ(history->back().size, std::optional<uint64_t>(6));
+}
+
+TEST_F(EngineFilesTest, MoveFindAndDiskUsage) {
+  PutTree({src_.string()}, "");
+  FilesSession session = Session();
+  ASSERT_TRUE(MakeDirectory(session, "/archive/", false).ok());
+  auto moved = MovePath(session, "src/notes.txt", "archive");
+  ASSERT_TRUE(moved.ok()) << moved.error().message;
+  EXPECT_EQ(moved->to, "archive/notes.txt");
+
+  auto found = FindFiles(session.reading(), "*.TXT", "");
+  ASSERT_TRUE(found.ok());
+  ASSERT_EQ(found->size(), 1u);
+  EXPECT_EQ((*found)[0].path, "archive/notes.txt");
+  auto none = FindFiles(session.reading(), "nothing", "");
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+
+  auto du = DiskUsage(session, "");
+  ASSERT_TRUE(du.ok());
+  EXPECT_EQ(du->total.files, 2u);
+  EXPECT_EQ(du->total.bytes, 6u + 700 * 1024);
+  EXPECT_EQ(du->children.at("archive").bytes, 6u);
+  EXPECT_EQ(du->unknown, 0u);
+
+  auto listing = ListFiles(session, "src", /*recursive=*/true, "");
+  ASSERT_TRUE(listing.ok());
+  std::vector<std::string> paths;
+  for (const auto& e : listing->entries) paths.push_back(e.path);
+  EXPECT_EQ(paths, (std::vector<std::string>{"src/deep", "src/deep/big.bin", "src/empty"}));
+}
+
+}  // namespace
+}  // namespace nb::engine::testing
