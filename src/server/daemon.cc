@@ -13,6 +13,7 @@
 #include <map>
 
 #include "base/logging.h"
+#include "engine/known_peers.h"
 #include "hub/hub.h"
 #include "hub/instance_key.h"
 #include "hub/keyring.h"
@@ -20,6 +21,8 @@
 #include "server/control_socket.h"
 #include "store/file_io.h"
 #include "store/store.h"
+#include "sync/lan_discovery.h"
+#include "sync/peer/sync_service.h"
 
 namespace nb::server {
 
@@ -97,9 +100,16 @@ struct Daemon::State {
   int home_inotify = -1;
   std::unique_ptr<asio::posix::stream_descriptor> home_watch;
   std::unique_ptr<ControlServer> control;
+  std::unique_ptr<sync::peer::SyncService> sync;
+  std::string listen_address;  // as bound
+  std::unique_ptr<sync::LanDiscovery> lan;
+  std::optional<engine::KnownPeers> known_peers;
   bool stopping = false;
 
   ~State() {
+    // The carriers refer to the hubs: they go first.
+    lan.reset();
+    sync.reset();
     hubs.clear();
     home_watch.reset();
     if (home_inotify >= 0) ::close(home_inotify);
@@ -113,6 +123,11 @@ struct Daemon::State {
   nlohmann::json HandleControl(const nlohmann::json& request);
   nlohmann::json StatusJson();
   void BeginStop(const char* why);
+  Status StartCarriers();
+  void OnLanPeer(const sync::LanPeer& peer);
+  void UpdateLanHubs();
+  nlohmann::json PeersJson();
+  nlohmann::json ChangePeer(const nlohmann::json& request, bool add);
 };
 
 void Daemon::State::LoadHubs() {
@@ -129,6 +144,7 @@ void Daemon::State::LoadHubs() {
     if (keyring->secrets().count(it->first) == 0) {
       NB_LOG(kInfo, "hubs") << "no longer serving hub " << it->second.hub->keys().display_name()
                             << " (" << it->first.substr(0, 16) << "...): its secret was forgotten";
+      if (sync) sync->RemoveHub(it->first);
       it = hubs.erase(it);
     } else {
       ++it;
@@ -162,6 +178,8 @@ void Daemon::State::ServeHub(const std::string& id, const std::string& secret) {
                         << id.substr(0, 16) << "...)";
   auto [it, inserted] = hubs.emplace(id, std::move(served));
   if (it->second.watcher) WatchHub(it->second);
+  if (sync) sync->AddHub(it->second.hub.get());
+  UpdateLanHubs();
 }
 
 void Daemon::State::WatchHub(ServedHub& served) {
@@ -190,7 +208,8 @@ void Daemon::State::WatchHub(ServedHub& served) {
 
 void Daemon::State::OnNewLocalEvents(const std::string& hub_id,
                                      const std::vector<crypto::Hash256>& events) {
-  NB_LOG(kDebug, "hubs") << events.size() << " new event(s) in hub " << hub_id.substr(0, 16) << "...";
+  NB_LOG(kDebug, "hubs") << events.size() << " new event(s) in hub " << hub_id.substr(0, 16)
+                         << "...";
 }
 
 void Daemon::State::WatchHome() {
@@ -234,8 +253,12 @@ nlohmann::json Daemon::State::StatusJson() {
       {"started", duration_cast<seconds>(started.time_since_epoch()).count()},
       {"uptime_seconds", duration_cast<seconds>(system_clock::now() - started).count()},
       {"offline", options.offline},
-      {"lan", options.lan && !options.offline},
+      {"lan", lan != nullptr},
   };
+  if (sync) {
+    daemon["device_id"] = sync->device_id();
+    daemon["listen"] = listen_address;
+  }
   nlohmann::json roots = nlohmann::json::array();
   for (const auto& root : store->roots()) roots.push_back(root.path().string());
   nlohmann::json hub_list = nlohmann::json::array();
@@ -247,12 +270,33 @@ nlohmann::json Daemon::State::StatusJson() {
                         {"watched", served.watcher != nullptr},
                         {"new_events_noticed", served.events_seen}});
   }
-  return {{"daemon", daemon}, {"roots", roots}, {"hubs", hub_list}};
+  nlohmann::json peers = PeersJson();
+  // Transfers in progress: blocks on their way from each peer.
+  nlohmann::json transfers = nlohmann::json::array();
+  for (const auto& peer : peers) {
+    if (peer["blocks_in_flight"].get<size_t>() == 0 &&
+        peer["blocks_remaining"].get<size_t>() == 0) {
+      continue;
+    }
+    transfers.push_back({{"peer", peer["address"]},
+                         {"blocks_in_flight", peer["blocks_in_flight"]},
+                         {"bytes_in_flight", peer["bytes_in_flight"]},
+                         {"blocks_remaining", peer["blocks_remaining"]},
+                         {"bytes_received", peer["bytes_in"]}});
+  }
+  return {{"daemon", daemon},
+          {"roots", roots},
+          {"hubs", hub_list},
+          {"peers", peers},
+          {"transfers", transfers}};
 }
 
 nlohmann::json Daemon::State::HandleControl(const nlohmann::json& request) {
   const std::string op = request["op"].get<std::string>();
   if (op == "status") return StatusJson();
+  if (op == "peers") return {{"peers", PeersJson()}};
+  if (op == "peers.add") return ChangePeer(request, true);
+  if (op == "peers.remove") return ChangePeer(request, false);
   if (op == "stop") {
     BeginStop("asked to stop on the control socket");
     return {{"stopping", true}};
@@ -267,6 +311,8 @@ void Daemon::State::BeginStop(const char* why) {
   boost::system::error_code ignored;
   signals.cancel(ignored);
   if (control) control->Stop();
+  if (lan) lan->Stop();
+  if (sync) sync->Stop();
   for (auto& [id, served] : hubs) {
     if (served.watch) served.watch->cancel(ignored);
   }
@@ -301,6 +347,9 @@ Result<std::unique_ptr<Daemon>> Daemon::Create(DaemonOptions options) {
                                                            [raw](const nlohmann::json& request) {
                                                              return raw->HandleControl(request);
                                                            }));
+  NB_ASSIGN_OR_RETURN(engine::KnownPeers known_peers, engine::KnownPeers::Load(opts.home));
+  state->known_peers = std::move(known_peers);
+  NB_RETURN_IF_ERROR(state->StartCarriers());
   state->WatchHome();
   state->LoadHubs();
   return std::unique_ptr<Daemon>(new Daemon(std::move(state)));
