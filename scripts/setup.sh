@@ -9,6 +9,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-format openssl ccache
   node-typescript  # builds the reference reader's missing dist/ (scripts/prepare-reference-reader.sh)
+  perl libsession-token-perl nodejs  # the negentropy conformance kit (tests/tools/negentropy_kit.sh)
 )
 # Peers for the side-by-side benchmarks (bench/): only when asked, they are not needed to build.
 if [[ "${NEARBYTES_BENCH_PEERS:-0}" == 1 ]]; then
