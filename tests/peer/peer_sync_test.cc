@@ -625,6 +625,30 @@ TEST(PeerSync, HostilePeersAreCutOffWhileAGoodPeerKeepsSyncing) {
   EXPECT_TRUE(WaitFor([&] { return Converged(a.store(), b.store(), hub_a.id()); }, 10s));
 }
 
+TEST(PeerSync, SilentPeersAreDroppedByTheTimeouts) {
+  TempDir dir;
+  SyncServiceOptions quick;
+  quick.handshake_timeout_ms = 300;
+  quick.idle_timeout_ms = 600;
+  Node a(dir / "a", quick);
+  a.OpenHub(kHub);
+  a.StartService();
+  uint16_t port = a.Listen();
+  {  // connects, never says hello
+    RawPeer peer;
+    ASSERT_TRUE(peer.Connect(port));
+    EXPECT_TRUE(peer.WaitClosed(5s));
+  }
+  {  // joins, then neither answers the pings nor sends anything
+    RawPeer peer;
+    ASSERT_TRUE(peer.Connect(port));
+    ASSERT_TRUE(peer.JoinAsMember(Keys(kHub)));
+    EXPECT_TRUE(peer.WaitFrame(FrameType::kPing, 5s).has_value());
+    EXPECT_TRUE(peer.WaitClosed(5s));
+  }
+  EXPECT_TRUE(WaitFor([&] { return a.Peers().empty(); }, 5s));
+}
+
 TEST(PeerSync, APeerStoppedMidBlockLeavesNoPartialBlockAndAReconnectCompletes) {
   TempDir dir;
   std::filesystem::create_directories(dir / "scratch");

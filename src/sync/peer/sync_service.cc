@@ -750,7 +750,7 @@ Status Connection::OnBlockBegin(FrameReader& r) {
     requested_.erase(it);
     svc_->blocks_inflight_.erase(hash);
     peer_lacks_.insert(hash);
-    ScheduleBlocks();
+    svc_->ScheduleAllBlocks();  // another peer may have it
     return Status::Ok();
   }
   if (*size > store::kMaxBlockSize) return Protocol("block of " + std::to_string(*size) + " bytes");
@@ -803,7 +803,7 @@ Status Connection::OnBlockEnd(FrameReader& r) {
   svc_->blocks_inflight_.erase(done.hash);
   if (*ok == 0) {  // the sender found its own copy corrupt: nothing to keep
     peer_lacks_.insert(done.hash);
-    ScheduleBlocks();
+    svc_->ScheduleAllBlocks();  // another peer may have a good copy
     return Status::Ok();
   }
   if (done.got != done.size)
