@@ -69,7 +69,7 @@ bool SplitHostPort(const std::string& text, std::string* host, std::string* port
   if (host->size() >= 2 && host->front() == '[' && host->back() == ']') {
     *host = host->substr(1, host->size() - 2);
   }
-  return !host->empty() &&
+  return !host->empty() && port->size() <= 5 &&
          std::all_of(port->begin(), port->end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
