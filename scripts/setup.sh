@@ -10,6 +10,7 @@ PACKAGES=(
   clang-format openssl ccache
   iproute2  # ip netns for the LAN discovery tests (not in minimal images)
   node-typescript  # builds the reference reader's missing dist/ (scripts/prepare-reference-reader.sh)
+  perl libsession-token-perl nodejs  # the negentropy conformance kit (tests/tools/negentropy_kit.sh)
 )
 # Peers for the side-by-side benchmarks (bench/): only when asked, they are not needed to build.
 if [[ "${NEARBYTES_BENCH_PEERS:-0}" == 1 ]]; then
