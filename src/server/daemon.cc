@@ -95,6 +95,7 @@ struct Daemon::State {
     uint64_t events_seen = 0;  // noticed by the watcher since start
   };
   std::map<std::string, ServedHub> hubs;
+  std::vector<std::unique_ptr<hub::Hub>> retired;  // REMOVEHUB
 
   // inotify on the home, for the secrets file.
   int home_inotify = -1;
@@ -144,7 +145,8 @@ void Daemon::State::LoadHubs() {
     if (keyring->secrets().count(it->first) == 0) {
       NB_LOG(kInfo, "hubs") << "no longer serving hub " << it->second.hub->keys().display_name()
                             << " (" << it->first.substr(0, 16) << "...): its secret was forgotten";
-      if (sync) sync->RemoveHub(it->first);
+      // if (sync) sync->RemoveHub(it->first);  // REMOVEHUB
+      retired.push_back(std::move(it->second.hub));  // REMOVEHUB
       it = hubs.erase(it);
     } else {
       ++it;
@@ -210,6 +212,137 @@ void Daemon::State::OnNewLocalEvents(const std::string& hub_id,
                                      const std::vector<crypto::Hash256>& events) {
   NB_LOG(kDebug, "hubs") << events.size() << " new event(s) in hub " << hub_id.substr(0, 16)
                          << "...";
+  if (sync) sync->OnLocalEvents(hub_id, events);
+}
+
+Status Daemon::State::StartCarriers() {
+  sync = std::make_unique<sync::peer::SyncService>(io, *instance_key, store.get());
+  sync->on_events_received = [this](const std::string& hub_id,
+                                    const std::vector<crypto::Hash256>& events) {
+    // Published by the carrier: the watcher need not report them again (that
+    // would echo them back to the peers).
+    auto it = hubs.find(hub_id);
+    if (it == hubs.end() || !it->second.watcher) return;
+    for (const auto& hash : events) it->second.watcher->MarkKnown(hash);
+  };
+  std::string listen = options.listen;
+  if (options.offline) {
+    // Loopback only, whatever --listen said: keep its port.
+    size_t colon = listen.rfind(':');
+    listen = "127.0.0.1:" + (colon == std::string::npos ? std::to_string(engine::kDefaultSyncPort)
+                                                        : listen.substr(colon + 1));
+  }
+  Status listening = sync->Listen(listen);
+  if (!listening.ok()) {
+    return MakeError(ErrorCode::kIo, "cannot listen for peers on " + listen + ": " +
+                                         listening.error().message +
+                                         " (choose another with --listen ADDR:PORT)");
+  }
+  listen_address = listen.substr(0, listen.rfind(':') + 1) + std::to_string(sync->bound_port());
+  for (const auto& address : known_peers->addresses()) sync->AddPeer(address);
+  for (const auto& text : options.peers) {
+    auto address = engine::ParsePeerAddress(text);
+    if (!address.ok()) {
+      NB_LOG(kWarn, "sync") << address.error().message;
+      continue;
+    }
+    sync->AddPeer(address->ToString());
+  }
+  if (options.lan && !options.offline) {
+    lan = std::make_unique<sync::LanDiscovery>(io, instance_key->public_key());
+    lan->on_peer = [this](const sync::LanPeer& peer) { OnLanPeer(peer); };
+    lan->SetSyncPort(sync->bound_port());
+    UpdateLanHubs();
+    Status started = lan->Start();
+    if (!started.ok()) {
+      NB_LOG(kWarn, "lan") << "LAN discovery is off: " << started.error().message;
+      lan.reset();
+    } else {
+      NB_LOG(kInfo, "lan") << "announcing hubs on the LAN (only members recognise them)";
+    }
+  }
+  return Status::Ok();
+}
+
+void Daemon::State::UpdateLanHubs() {
+  if (!lan) return;
+  std::vector<const hub::HubKeys*> keys;
+  for (const auto& [id, served] : hubs) keys.push_back(&served.hub->keys());
+  lan->SetHubs(keys);
+}
+
+void Daemon::State::OnLanPeer(const sync::LanPeer& peer) {
+  if (!sync) return;
+  // Both sides hear each other: only the one with the smaller key dials, so
+  // a pair keeps one connection.
+  if (!(instance_key->public_key().bytes() < peer.instance_key.bytes())) return;
+  std::string host = peer.address.to_string();
+  std::string address = peer.address.is_v6() ? "[" + host + "]:" + std::to_string(peer.sync_port)
+                                             : host + ":" + std::to_string(peer.sync_port);
+  NB_LOG(kInfo, "lan") << "found a member of " << peer.hub_ids.size() << " hub(s) at " << address
+                       << " (device " << sync::peer::DeviceIdOf(peer.instance_key) << ")";
+  sync->AddPeer(address);
+}
+
+nlohmann::json Daemon::State::PeersJson() {
+  nlohmann::json list = nlohmann::json::array();
+  if (!sync) return list;
+  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+  for (const auto& peer : sync->Peers()) {
+    // A person's view of the carrier's states: connected (with what it is
+    // doing), or on the way there.
+    std::string state = peer.state;
+    std::string activity;
+    if (state == "reconciling" || state == "syncing" || state == "idle") {
+      activity = state;
+      state = "connected";
+    } else if (state == "handshake") {
+      state = "connecting";
+    }
+    nlohmann::json item = {
+        {"address", peer.address},
+        {"device_id", peer.device_id},
+        {"direction",
+         peer.direction == sync::peer::PeerStatus::Direction::kOutbound ? "outbound" : "inbound"},
+        {"state", state},
+        {"hubs", peer.hubs},
+        {"bytes_in", peer.bytes_in},
+        {"bytes_out", peer.bytes_out},
+        {"last_seen_seconds_ago",
+         peer.last_seen_unix_ms > 0 ? (now_ms - peer.last_seen_unix_ms) / 1000 : -1},
+        {"blocks_in_flight", peer.blocks_in_flight},
+        {"bytes_in_flight", peer.bytes_in_flight},
+        {"blocks_remaining", peer.blocks_remaining},
+        {"last_error", peer.last_error},
+    };
+    if (!activity.empty()) item["activity"] = activity;
+    list.push_back(std::move(item));
+  }
+  return list;
+}
+
+nlohmann::json Daemon::State::ChangePeer(const nlohmann::json& request, bool add) {
+  if (!request.contains("address") || !request["address"].is_string()) {
+    return {{"error", {{"message", "an address is needed"}}}};
+  }
+  auto address = engine::ParsePeerAddress(request["address"].get<std::string>());
+  if (!address.ok()) return {{"error", {{"message", address.error().message}}}};
+  const std::string text = address->ToString();
+  bool changed = add ? known_peers->Add(*address) : known_peers->Remove(*address);
+  if (changed) {
+    Status saved = known_peers->Save();
+    if (!saved.ok()) return {{"error", {{"message", saved.error().message}}}};
+  }
+  if (add) {
+    sync->AddPeer(text);
+    NB_LOG(kInfo, "sync") << "peer " << text << " added";
+  } else if (changed) {
+    sync->RemovePeer(text);
+    NB_LOG(kInfo, "sync") << "peer " << text << " removed";
+  }
+  return {{"changed", changed}, {"address", text}};
 }
 
 void Daemon::State::WatchHome() {
