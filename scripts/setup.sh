@@ -14,7 +14,7 @@ PACKAGES=(
 )
 # Peers for the side-by-side benchmarks (bench/): only when asked, they are not needed to build.
 if [[ "${NEARBYTES_BENCH_PEERS:-0}" == 1 ]]; then
-  PACKAGES+=(restic borgbackup rsync hyperfine time bc python3)
+  PACKAGES+=(restic borgbackup rsync hyperfine time bc python3 syncthing openssh-server openssh-client)
 fi
 
 missing=()
