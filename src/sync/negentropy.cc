@@ -1,6 +1,7 @@
 #include "sync/negentropy.h"
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 #include <string>
 
@@ -35,9 +36,18 @@ uint64_t LoadLittleEndian64(const uint8_t* p) {
 
 // (timestamp, id) order; memcmp is the byte-wise id order and much faster
 // than the element-wise std::array comparison.
+uint64_t LoadBigEndian64(const uint8_t* p) {
+  uint64_t value;
+  std::memcpy(&value, p, 8);
+  if constexpr (std::endian::native == std::endian::little) value = __builtin_bswap64(value);
+  return value;
+}
 bool Below(uint64_t a_timestamp, const Id& a_id, uint64_t b_timestamp, const Id& b_id) {
   if (a_timestamp != b_timestamp) return a_timestamp < b_timestamp;
-  return std::memcmp(a_id.data(), b_id.data(), kIdSize) < 0;
+  // Random ids almost always differ in their first 8 bytes.
+  uint64_t a_head = LoadBigEndian64(a_id.data()), b_head = LoadBigEndian64(b_id.data());
+  if (a_head != b_head) return a_head < b_head;
+  return std::memcmp(a_id.data() + 8, b_id.data() + 8, kIdSize - 8) < 0;
 }
 bool ItemLess(const Item& a, const Item& b) { return Below(a.timestamp, a.id, b.timestamp, b.id); }
 bool SameItem(const Item& a, const Item& b) {

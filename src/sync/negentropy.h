@@ -51,7 +51,11 @@
 // copy), so a live connection adds new events without rebuilding. A range
 // fingerprint costs O(chunk + range / chunk) additions and one SHA-256, a
 // lower-bound search O(log n). One message therefore costs O(n / chunk +
-// ranges * chunk + message size) CPU on either side.
+// ranges * chunk + message size) CPU on either side. Measured on the
+// shared 2-core build machine (bench/negentropy_bench): 1,000,000 vs
+// 1,000,010 reconciles in 4-10 ms of CPU for both sides together; building a
+// 1,000,000-item set (Insert + Seal) takes about 0.4-0.5 s, once per hub;
+// an Insert into it afterwards about 15 us.
 //
 // Threads: a Storage may be read by several Reconcilers at once; Insert()
 // and Seal() need exclusive access. A Reconciler is used by one thread.
@@ -115,6 +119,10 @@ class Storage {
   // Adds an item; a duplicate is a no-op. kInvalidArgument if the timestamp
   // is kMaxTimestamp (reserved for infinity).
   Status Insert(uint64_t timestamp, const Id& id);
+  // Before Seal(): room for `count` items, for a bulk load of known size.
+  void Reserve(size_t count) {
+    if (!sealed_) staging_.reserve(count);
+  }
   // Sorts the items inserted so far. Idempotent; needed once before a
   // Reconciler reads the set.
   void Seal();

@@ -4,6 +4,9 @@
 #       one fuzz.pl run (lang1 initiates); passes only on exit 0 and the OK line.
 #       ZERO_TS_RECS=n: instead of fuzz.pl's random timestamps, two sets of about
 #       n ids with timestamp 0 (as Nearbytes uses), one in 50 on one side only.
+#   negentropy_kit.sh <kit dir> <harness> delta [VAR=value...]
+#       fuzz.pl js js and fuzz.pl ours ours on the same sets: every message
+#       (DELTATRACE) must be byte-for-byte the same.
 #   negentropy_kit.sh <kit dir> <harness> all
 #       the whole test.pl (interop, byte-for-byte DELTATRACE against JS, version
 #       negotiation), run in a private copy of the kit (it writes a log file).
@@ -33,8 +36,12 @@ if [[ "$what" == all ]]; then
   exit 0
 fi
 
-lang1=$1 lang2=$2
-shift 2
+if [[ "$what" == delta ]]; then
+  lang1=js lang2=js
+else
+  lang1=$1 lang2=$2
+  shift 2
+fi
 vars=("$@")
 for v in "${vars[@]}"; do
   if [[ "$v" == ZERO_TS_RECS=* ]]; then
@@ -46,6 +53,19 @@ for v in "${vars[@]}"; do
     vars+=("SET1=$PWD/set1" "SET2=$PWD/set2")
   fi
 done
+if [[ "$what" == delta ]]; then
+  env DELTATRACE=1 "${vars[@]}" perl fuzz.pl js js | grep DELTATRACE >js.trace
+  env DELTATRACE=1 "${vars[@]}" perl fuzz.pl ours ours | grep DELTATRACE >ours.trace
+  if ! diff -q js.trace ours.trace >/dev/null; then
+    diff -u js.trace ours.trace >trace.diff || true
+    head -c 2000 trace.diff
+    echo
+    echo "messages differ from the JavaScript implementation's (${vars[*]})"
+    exit 1
+  fi
+  echo "$(wc -l <ours.trace) messages, byte-for-byte those of the JavaScript implementation"
+  exit 0
+fi
 if ! out=$(env "${vars[@]}" perl fuzz.pl "$lang1" "$lang2" 2>&1); then
   echo "$out" | tail -20
   echo "fuzz.pl $lang1 $lang2 ${vars[*]}: failed"
