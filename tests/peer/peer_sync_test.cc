@@ -689,6 +689,36 @@ TEST(PeerSync, APeerStoppedMidBlockLeavesNoPartialBlockAndAReconnectCompletes) {
   EXPECT_EQ(ReadBack(b.store(), hub_a.keys(), file), file.plain_sha);
 }
 
+TEST(PeerSync, AReceiverStoppedMidBlockKeepsNoTempAndCompletesWhenRestarted) {
+  TempDir dir;
+  std::filesystem::create_directories(dir / "scratch");
+  SyncServiceOptions slow;
+  slow.block_chunk = 4096;
+  Node a(dir / "a", slow), b(dir / "b");
+  hub::Hub& hub_a = a.OpenHub(kHub);
+  b.OpenHub(kHub);
+  StoredFile file = PutRandomFile(hub_a, dir / "scratch", 48u << 20,
+                                  apps::files::ContentLayout::kSingleBlock, "big.bin");
+  a.StartService();
+  b.StartService();
+  uint16_t port = a.Listen();
+  b.Dial(port);
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto peers = b.Peers();
+        return !peers.empty() && peers[0].bytes_in_flight > 0 &&
+               peers[0].bytes_in_flight < file.size;
+      },
+      30s));
+  b.StopService();
+  EXPECT_FALSE(b.store().HasBlock(file.ref.hash));
+  EXPECT_EQ(TempFilesIn(b.store().primary().blocks_dir()), 0u);
+  b.StartService();
+  b.Dial(port);
+  ASSERT_TRUE(WaitFor([&] { return Converged(a.store(), b.store(), hub_a.id()); }, 120s));
+  EXPECT_EQ(ReadBack(b.store(), hub_a.keys(), file), file.plain_sha);
+}
+
 // Numbers, not assertions: NEARBYTES_PEER_MEASURE=1 to run.
 TEST(PeerSync, MeasureLargeBlockAndManySmallEvents) {
   if (std::getenv("NEARBYTES_PEER_MEASURE") == nullptr) GTEST_SKIP() << "NEARBYTES_PEER_MEASURE";
