@@ -95,7 +95,6 @@ struct Daemon::State {
     uint64_t events_seen = 0;  // noticed by the watcher since start
   };
   std::map<std::string, ServedHub> hubs;
-  std::vector<std::unique_ptr<hub::Hub>> retired;  // REMOVEHUB
 
   // inotify on the home, for the secrets file.
   int home_inotify = -1;
@@ -145,8 +144,7 @@ void Daemon::State::LoadHubs() {
     if (keyring->secrets().count(it->first) == 0) {
       NB_LOG(kInfo, "hubs") << "no longer serving hub " << it->second.hub->keys().display_name()
                             << " (" << it->first.substr(0, 16) << "...): its secret was forgotten";
-      // if (sync) sync->RemoveHub(it->first);  // REMOVEHUB
-      retired.push_back(std::move(it->second.hub));  // REMOVEHUB
+      if (sync) sync->RemoveHub(it->first);
       it = hubs.erase(it);
     } else {
       ++it;

@@ -289,5 +289,26 @@ TEST(DaemonSync, AHostileClientIsCutOffWhileAGoodPeerKeepsSyncing) {
   EXPECT_FALSE(a.daemon->Status().is_null()) << "A is still running";
 }
 
+TEST(DaemonSync, AForgottenHubStopsBeingServed) {
+  TempDir dir;
+  Device a(dir / "a", kSecret), b(dir / "b", kSecret);
+  a.Start();
+  b.Start();
+  ASSERT_EQ(b.Run({"peers", "add", a.Address()}).exit_code, 0);
+  ASSERT_EQ(a.Run({"say", "before"}).exit_code, 0);
+  ASSERT_TRUE(WaitUntil([&] { return Contains(b.Run({"chat"}).out, "before"); }, kConverge))
+      << b.daemon->Log();
+  ASSERT_EQ(b.Run({"hub", "forget"}).exit_code, 0);
+  ASSERT_TRUE(
+      WaitUntil([&] { return b.daemon->Status()["hubs"].empty(); }, std::chrono::seconds(10)))
+      << b.daemon->Log();
+  ASSERT_EQ(a.Run({"say", "after"}).exit_code, 0);
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  // B still runs, still connected to A, and got nothing new of the hub.
+  EXPECT_FALSE(b.daemon->Status().is_null()) << b.daemon->Log();
+  EXPECT_FALSE(Contains(b.Run({"chat"}).out, "after")) << b.daemon->Log();
+  EXPECT_FALSE(a.daemon->Status().is_null()) << a.daemon->Log();
+}
+
 }  // namespace
 }  // namespace nb::testing

@@ -128,6 +128,10 @@ class SyncService::Impl : public std::enable_shared_from_this<SyncService::Impl>
   Status tls_ready_;
   std::string device_id_;
   std::map<std::string, std::unique_ptr<HubState>> hubs_;
+  // Hubs no longer served. Connections that were closing when the hub went
+  // may still hold pointers to its state, so it is kept (without its hub)
+  // until the service goes; forgetting a hub is rare.
+  std::vector<std::unique_ptr<HubState>> retired_hubs_;
   std::unique_ptr<tcp::acceptor> acceptor_;
   uint16_t bound_port_ = 0;
   struct DialEntry {
@@ -146,6 +150,7 @@ class SyncService::Impl : public std::enable_shared_from_this<SyncService::Impl>
   std::function<void(const Hash256&)>* on_block_ = nullptr;
 
   void AddHub(hub::Hub* hub);
+  void RemoveHub(const std::string& hub_id);
   Status Listen(const std::string& address);
   void Accept();
   void AddPeer(const std::string& address);
@@ -1163,6 +1168,20 @@ void SyncService::Impl::AddHub(hub::Hub* hub) {
   for (auto& conn : open) conn->Close("hub set changed; reconnecting", LogLevel::kInfo);
 }
 
+void SyncService::Impl::RemoveHub(const std::string& hub_id) {
+  auto it = hubs_.find(hub_id);
+  if (it == hubs_.end()) return;
+  (void)it->second->refs.Save();
+  it->second->hub = nullptr;
+  it->second->wanted.clear();
+  it->second->awaiting.clear();
+  retired_hubs_.push_back(std::move(it->second));
+  hubs_.erase(it);
+  NB_LOG(kInfo, "sync") << "no longer serving hub " << Short(hub_id);
+  std::vector<std::shared_ptr<Connection>> open(conns_.begin(), conns_.end());
+  for (auto& conn : open) conn->Close("hub set changed; reconnecting", LogLevel::kInfo);
+}
+
 std::vector<Hash256> SyncService::Impl::Learn(HubState& hub,
                                               const std::vector<log::ValidEvent>& events) {
   std::vector<Hash256> learned;
@@ -1457,6 +1476,7 @@ SyncService::~SyncService() {
 }
 
 void SyncService::AddHub(hub::Hub* hub) { impl_->AddHub(hub); }
+void SyncService::RemoveHub(const std::string& hub_id) { impl_->RemoveHub(hub_id); }
 Status SyncService::Listen(const std::string& address) { return impl_->Listen(address); }
 uint16_t SyncService::bound_port() const { return impl_->bound_port_; }
 void SyncService::AddPeer(const std::string& host_port) { impl_->AddPeer(host_port); }

@@ -102,6 +102,9 @@ class SyncService {
   // Connections already up are closed and redialed so the new hub is
   // offered (membership is settled once per session).
   void AddHub(hub::Hub* hub);
+  // Stops serving a hub (its secret was forgotten): connections are closed
+  // and redialed without it. The hub may be destroyed once this returns.
+  void RemoveHub(const std::string& hub_id);
   // "0.0.0.0:4441", "[::]:4441", "127.0.0.1:0" (an ephemeral port).
   Status Listen(const std::string& address);
   uint16_t bound_port() const;
