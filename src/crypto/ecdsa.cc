@@ -9,15 +9,9 @@
 
 #include <stdexcept>
 
-namespace nb::crypto {
+#include "crypto/opaque_key.h"
 
-struct OpaqueKey {
-  EVP_PKEY* pkey = nullptr;
-  explicit OpaqueKey(EVP_PKEY* k) : pkey(k) {}
-  ~OpaqueKey() { EVP_PKEY_free(pkey); }
-  OpaqueKey(const OpaqueKey&) = delete;
-  OpaqueKey& operator=(const OpaqueKey&) = delete;
-};
+namespace nb::crypto {
 
 namespace {
 

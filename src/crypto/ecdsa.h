@@ -52,6 +52,9 @@ class PrivateKey {
   Signature Sign(ByteSpan message) const;
   Signature SignDigest(const Hash256& digest) const;
 
+  // The OpenSSL key, for other src/crypto/ units only (crypto/opaque_key.h).
+  const OpaqueKey& opaque() const { return *key_; }
+
  private:
   PrivateKey(std::shared_ptr<OpaqueKey> key, PublicKey public_key);
   std::shared_ptr<OpaqueKey> key_;

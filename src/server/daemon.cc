@@ -13,6 +13,7 @@
 #include <map>
 
 #include "base/logging.h"
+#include "engine/known_peers.h"
 #include "hub/hub.h"
 #include "hub/instance_key.h"
 #include "hub/keyring.h"
@@ -20,6 +21,8 @@
 #include "server/control_socket.h"
 #include "store/file_io.h"
 #include "store/store.h"
+#include "sync/lan_discovery.h"
+#include "sync/peer/sync_service.h"
 
 namespace nb::server {
 
@@ -97,9 +100,16 @@ struct Daemon::State {
   int home_inotify = -1;
   std::unique_ptr<asio::posix::stream_descriptor> home_watch;
   std::unique_ptr<ControlServer> control;
+  std::unique_ptr<sync::peer::SyncService> sync;
+  std::string listen_address;  // as bound
+  std::unique_ptr<sync::LanDiscovery> lan;
+  std::optional<engine::KnownPeers> known_peers;
   bool stopping = false;
 
   ~State() {
+    // The carriers refer to the hubs: they go first.
+    lan.reset();
+    sync.reset();
     hubs.clear();
     home_watch.reset();
     if (home_inotify >= 0) ::close(home_inotify);
@@ -113,6 +123,11 @@ struct Daemon::State {
   nlohmann::json HandleControl(const nlohmann::json& request);
   nlohmann::json StatusJson();
   void BeginStop(const char* why);
+  Status StartCarriers();
+  void OnLanPeer(const sync::LanPeer& peer);
+  void UpdateLanHubs();
+  nlohmann::json PeersJson();
+  nlohmann::json ChangePeer(const nlohmann::json& request, bool add);
 };
 
 void Daemon::State::LoadHubs() {
@@ -129,6 +144,7 @@ void Daemon::State::LoadHubs() {
     if (keyring->secrets().count(it->first) == 0) {
       NB_LOG(kInfo, "hubs") << "no longer serving hub " << it->second.hub->keys().display_name()
                             << " (" << it->first.substr(0, 16) << "...): its secret was forgotten";
+      if (sync) sync->RemoveHub(it->first);
       it = hubs.erase(it);
     } else {
       ++it;
@@ -162,6 +178,8 @@ void Daemon::State::ServeHub(const std::string& id, const std::string& secret) {
                         << id.substr(0, 16) << "...)";
   auto [it, inserted] = hubs.emplace(id, std::move(served));
   if (it->second.watcher) WatchHub(it->second);
+  if (sync) sync->AddHub(it->second.hub.get());
+  UpdateLanHubs();
 }
 
 void Daemon::State::WatchHub(ServedHub& served) {
@@ -190,7 +208,139 @@ void Daemon::State::WatchHub(ServedHub& served) {
 
 void Daemon::State::OnNewLocalEvents(const std::string& hub_id,
                                      const std::vector<crypto::Hash256>& events) {
-  NB_LOG(kDebug, "hubs") << events.size() << " new event(s) in hub " << hub_id.substr(0, 16) << "...";
+  NB_LOG(kDebug, "hubs") << events.size() << " new event(s) in hub " << hub_id.substr(0, 16)
+                         << "...";
+  if (sync) sync->OnLocalEvents(hub_id, events);
+}
+
+Status Daemon::State::StartCarriers() {
+  sync = std::make_unique<sync::peer::SyncService>(io, *instance_key, store.get());
+  sync->on_events_received = [this](const std::string& hub_id,
+                                    const std::vector<crypto::Hash256>& events) {
+    // Published by the carrier: the watcher need not report them again (that
+    // would echo them back to the peers).
+    auto it = hubs.find(hub_id);
+    if (it == hubs.end() || !it->second.watcher) return;
+    for (const auto& hash : events) it->second.watcher->MarkKnown(hash);
+  };
+  std::string listen = options.listen;
+  if (options.offline) {
+    // Loopback only, whatever --listen said: keep its port.
+    size_t colon = listen.rfind(':');
+    listen = "127.0.0.1:" + (colon == std::string::npos ? std::to_string(engine::kDefaultSyncPort)
+                                                        : listen.substr(colon + 1));
+  }
+  Status listening = sync->Listen(listen);
+  if (!listening.ok()) {
+    return MakeError(ErrorCode::kIo, "cannot listen for peers on " + listen + ": " +
+                                         listening.error().message +
+                                         " (choose another with --listen ADDR:PORT)");
+  }
+  listen_address = listen.substr(0, listen.rfind(':') + 1) + std::to_string(sync->bound_port());
+  for (const auto& address : known_peers->addresses()) sync->AddPeer(address);
+  for (const auto& text : options.peers) {
+    auto address = engine::ParsePeerAddress(text);
+    if (!address.ok()) {
+      NB_LOG(kWarn, "sync") << address.error().message;
+      continue;
+    }
+    sync->AddPeer(address->ToString());
+  }
+  if (options.lan && !options.offline) {
+    lan = std::make_unique<sync::LanDiscovery>(io, instance_key->public_key());
+    lan->on_peer = [this](const sync::LanPeer& peer) { OnLanPeer(peer); };
+    lan->SetSyncPort(sync->bound_port());
+    UpdateLanHubs();
+    Status started = lan->Start();
+    if (!started.ok()) {
+      NB_LOG(kWarn, "lan") << "LAN discovery is off: " << started.error().message;
+      lan.reset();
+    } else {
+      NB_LOG(kInfo, "lan") << "announcing hubs on the LAN (only members recognise them)";
+    }
+  }
+  return Status::Ok();
+}
+
+void Daemon::State::UpdateLanHubs() {
+  if (!lan) return;
+  std::vector<const hub::HubKeys*> keys;
+  for (const auto& [id, served] : hubs) keys.push_back(&served.hub->keys());
+  lan->SetHubs(keys);
+}
+
+void Daemon::State::OnLanPeer(const sync::LanPeer& peer) {
+  if (!sync) return;
+  // Both sides hear each other: only the one with the smaller key dials, so
+  // a pair keeps one connection.
+  if (!(instance_key->public_key().bytes() < peer.instance_key.bytes())) return;
+  std::string host = peer.address.to_string();
+  std::string address = peer.address.is_v6() ? "[" + host + "]:" + std::to_string(peer.sync_port)
+                                             : host + ":" + std::to_string(peer.sync_port);
+  NB_LOG(kInfo, "lan") << "found a member of " << peer.hub_ids.size() << " hub(s) at " << address
+                       << " (device " << sync::peer::DeviceIdOf(peer.instance_key) << ")";
+  sync->AddPeer(address);
+}
+
+nlohmann::json Daemon::State::PeersJson() {
+  nlohmann::json list = nlohmann::json::array();
+  if (!sync) return list;
+  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+  for (const auto& peer : sync->Peers()) {
+    // A person's view of the carrier's states: connected (with what it is
+    // doing), or on the way there.
+    std::string state = peer.state;
+    std::string activity;
+    if (state == "reconciling" || state == "syncing" || state == "idle") {
+      activity = state;
+      state = "connected";
+    } else if (state == "handshake") {
+      state = "connecting";
+    }
+    nlohmann::json item = {
+        {"address", peer.address},
+        {"device_id", peer.device_id},
+        {"direction",
+         peer.direction == sync::peer::PeerStatus::Direction::kOutbound ? "outbound" : "inbound"},
+        {"state", state},
+        {"hubs", peer.hubs},
+        {"bytes_in", peer.bytes_in},
+        {"bytes_out", peer.bytes_out},
+        {"last_seen_seconds_ago",
+         peer.last_seen_unix_ms > 0 ? (now_ms - peer.last_seen_unix_ms) / 1000 : -1},
+        {"blocks_in_flight", peer.blocks_in_flight},
+        {"bytes_in_flight", peer.bytes_in_flight},
+        {"blocks_remaining", peer.blocks_remaining},
+        {"last_error", peer.last_error},
+    };
+    if (!activity.empty()) item["activity"] = activity;
+    list.push_back(std::move(item));
+  }
+  return list;
+}
+
+nlohmann::json Daemon::State::ChangePeer(const nlohmann::json& request, bool add) {
+  if (!request.contains("address") || !request["address"].is_string()) {
+    return {{"error", {{"message", "an address is needed"}}}};
+  }
+  auto address = engine::ParsePeerAddress(request["address"].get<std::string>());
+  if (!address.ok()) return {{"error", {{"message", address.error().message}}}};
+  const std::string text = address->ToString();
+  bool changed = add ? known_peers->Add(*address) : known_peers->Remove(*address);
+  if (changed) {
+    Status saved = known_peers->Save();
+    if (!saved.ok()) return {{"error", {{"message", saved.error().message}}}};
+  }
+  if (add) {
+    sync->AddPeer(text);
+    NB_LOG(kInfo, "sync") << "peer " << text << " added";
+  } else if (changed) {
+    sync->RemovePeer(text);
+    NB_LOG(kInfo, "sync") << "peer " << text << " removed";
+  }
+  return {{"changed", changed}, {"address", text}};
 }
 
 void Daemon::State::WatchHome() {
@@ -234,8 +384,12 @@ nlohmann::json Daemon::State::StatusJson() {
       {"started", duration_cast<seconds>(started.time_since_epoch()).count()},
       {"uptime_seconds", duration_cast<seconds>(system_clock::now() - started).count()},
       {"offline", options.offline},
-      {"lan", options.lan && !options.offline},
+      {"lan", lan != nullptr},
   };
+  if (sync) {
+    daemon["device_id"] = sync->device_id();
+    daemon["listen"] = listen_address;
+  }
   nlohmann::json roots = nlohmann::json::array();
   for (const auto& root : store->roots()) roots.push_back(root.path().string());
   nlohmann::json hub_list = nlohmann::json::array();
@@ -247,12 +401,33 @@ nlohmann::json Daemon::State::StatusJson() {
                         {"watched", served.watcher != nullptr},
                         {"new_events_noticed", served.events_seen}});
   }
-  return {{"daemon", daemon}, {"roots", roots}, {"hubs", hub_list}};
+  nlohmann::json peers = PeersJson();
+  // Transfers in progress: blocks on their way from each peer.
+  nlohmann::json transfers = nlohmann::json::array();
+  for (const auto& peer : peers) {
+    if (peer["blocks_in_flight"].get<size_t>() == 0 &&
+        peer["blocks_remaining"].get<size_t>() == 0) {
+      continue;
+    }
+    transfers.push_back({{"peer", peer["address"]},
+                         {"blocks_in_flight", peer["blocks_in_flight"]},
+                         {"bytes_in_flight", peer["bytes_in_flight"]},
+                         {"blocks_remaining", peer["blocks_remaining"]},
+                         {"bytes_received", peer["bytes_in"]}});
+  }
+  return {{"daemon", daemon},
+          {"roots", roots},
+          {"hubs", hub_list},
+          {"peers", peers},
+          {"transfers", transfers}};
 }
 
 nlohmann::json Daemon::State::HandleControl(const nlohmann::json& request) {
   const std::string op = request["op"].get<std::string>();
   if (op == "status") return StatusJson();
+  if (op == "peers") return {{"peers", PeersJson()}};
+  if (op == "peers.add") return ChangePeer(request, true);
+  if (op == "peers.remove") return ChangePeer(request, false);
   if (op == "stop") {
     BeginStop("asked to stop on the control socket");
     return {{"stopping", true}};
@@ -267,6 +442,8 @@ void Daemon::State::BeginStop(const char* why) {
   boost::system::error_code ignored;
   signals.cancel(ignored);
   if (control) control->Stop();
+  if (lan) lan->Stop();
+  if (sync) sync->Stop();
   for (auto& [id, served] : hubs) {
     if (served.watch) served.watch->cancel(ignored);
   }
@@ -301,6 +478,9 @@ Result<std::unique_ptr<Daemon>> Daemon::Create(DaemonOptions options) {
                                                            [raw](const nlohmann::json& request) {
                                                              return raw->HandleControl(request);
                                                            }));
+  NB_ASSIGN_OR_RETURN(engine::KnownPeers known_peers, engine::KnownPeers::Load(opts.home));
+  state->known_peers = std::move(known_peers);
+  NB_RETURN_IF_ERROR(state->StartCarriers());
   state->WatchHome();
   state->LoadHubs();
   return std::unique_ptr<Daemon>(new Daemon(std::move(state)));

@@ -5,6 +5,9 @@
 
 #include <cstring>
 
+#include "apps/files/file_content.h"
+#include "apps/files/files_reading.h"
+#include "crypto/aead.h"
 #include "crypto/random.h"
 #include "store/file_io.h"
 
@@ -52,6 +55,38 @@ bool Parse(ByteSpan bytes, const std::string& hub_id,
 }
 
 }  // namespace
+
+// The chunks named inside the manifest of a CREATE_FILE event, looked up in
+// `a` then `b`. Empty if the event names no manifest or cannot be read with
+// this key (there is nothing more to learn); nullopt if the manifest block
+// is on neither side (try again on a later run).
+std::optional<std::vector<crypto::Hash256>> ManifestChunks(
+    store::Store& a, store::Store& b, const crypto::SymmetricKey& hub_key,
+    const crypto::Hash256& hash, const std::vector<crypto::Hash256>& block_refs,
+    ByteSpan ciphertext) {
+  std::vector<crypto::Hash256> none;
+  auto payload = crypto::AesGcmDecrypt(hub_key, ciphertext);
+  if (!payload.ok()) return none;
+  auto decoded = apps::files::DecodeEvent(hash, block_refs, AsChars(*payload));
+  if (!decoded || !decoded->files || !decoded->files->usable || !decoded->files->content ||
+      decoded->files->content->kind != apps::files::ContentRef::Kind::kManifest) {
+    return none;
+  }
+  auto fek = apps::files::UnwrapFileKey(hub_key, decoded->files->wrapped_key);
+  if (!fek.ok()) return none;
+  const crypto::Hash256& manifest_hash = decoded->files->content->hash;
+  auto manifest_block = a.GetBlock(manifest_hash);
+  if (!manifest_block.ok()) manifest_block = b.GetBlock(manifest_hash);
+  if (!manifest_block.ok()) return std::nullopt;
+  auto manifest = crypto::AesGcmDecrypt(*fek, *manifest_block);
+  if (!manifest.ok()) return none;
+  auto chunks = apps::files::ParseManifest(AsChars(*manifest), nullptr);
+  if (!chunks.ok()) return none;
+  std::vector<crypto::Hash256> out;
+  out.reserve(chunks->size());
+  for (const auto& chunk : *chunks) out.push_back(chunk.hash);
+  return out;
+}
 
 EventRefsCache EventRefsCache::Load(const std::filesystem::path& dir, const std::string& hub_id) {
   EventRefsCache cache;

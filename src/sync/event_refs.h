@@ -19,12 +19,15 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "base/status.h"
+#include "crypto/aead.h"
 #include "crypto/sha256.h"
+#include "store/store.h"
 
 namespace nb::sync {
 
@@ -61,6 +64,16 @@ class EventRefsCache {
   std::unordered_map<crypto::Hash256, EventRefs> entries_;
   bool dirty_ = false;
 };
+
+// The chunks named inside the manifest of the CREATE_FILE event `hash`
+// (its blockRefs and ciphertext given), the manifest block looked up in `a`
+// then `b` (the same store twice is fine). Empty if the event names no
+// manifest or cannot be read with `hub_key` (there is nothing more to
+// learn); nullopt if the manifest block is in neither (try again later).
+std::optional<std::vector<crypto::Hash256>> ManifestChunks(
+    store::Store& a, store::Store& b, const crypto::SymmetricKey& hub_key,
+    const crypto::Hash256& hash, const std::vector<crypto::Hash256>& block_refs,
+    ByteSpan ciphertext);
 
 // Largest cache file read back (a million events with a few refs each fit).
 constexpr uint64_t kMaxRefsCacheBytes = uint64_t{1} << 30;

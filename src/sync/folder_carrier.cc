@@ -8,8 +8,6 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "apps/files/file_content.h"
-#include "apps/files/files_reading.h"
 #include "base/parallel.h"
 #include "log/event.h"
 #include "store/batch_publisher.h"
@@ -74,39 +72,6 @@ std::vector<std::optional<ReadEvent>> ReadValidEvents(store::Store& side, const 
       rejected->insert(rejected->end(), problems.begin(), problems.end());
     }
   });
-  return out;
-}
-
-// The chunks named inside the manifest of a CREATE_FILE event, looked up in
-// `a` then `b`. Empty if the event names no manifest or cannot be read with
-// this key (there is nothing more to learn); nullopt if the manifest block
-// is on neither side (try again on a later run).
-std::optional<std::vector<Hash256>> ManifestChunks(store::Store& a, store::Store& b,
-                                                   const crypto::SymmetricKey& hub_key,
-                                                   const Hash256& hash,
-                                                   const std::vector<Hash256>& block_refs,
-                                                   ByteSpan ciphertext) {
-  std::vector<Hash256> none;
-  auto payload = crypto::AesGcmDecrypt(hub_key, ciphertext);
-  if (!payload.ok()) return none;
-  auto decoded = apps::files::DecodeEvent(hash, block_refs, AsChars(*payload));
-  if (!decoded || !decoded->files || !decoded->files->usable || !decoded->files->content ||
-      decoded->files->content->kind != apps::files::ContentRef::Kind::kManifest) {
-    return none;
-  }
-  auto fek = apps::files::UnwrapFileKey(hub_key, decoded->files->wrapped_key);
-  if (!fek.ok()) return none;
-  const Hash256& manifest_hash = decoded->files->content->hash;
-  auto manifest_block = a.GetBlock(manifest_hash);
-  if (!manifest_block.ok()) manifest_block = b.GetBlock(manifest_hash);
-  if (!manifest_block.ok()) return std::nullopt;
-  auto manifest = crypto::AesGcmDecrypt(*fek, *manifest_block);
-  if (!manifest.ok()) return none;
-  auto chunks = apps::files::ParseManifest(AsChars(*manifest), nullptr);
-  if (!chunks.ok()) return none;
-  std::vector<Hash256> out;
-  out.reserve(chunks->size());
-  for (const auto& chunk : *chunks) out.push_back(chunk.hash);
   return out;
 }
 

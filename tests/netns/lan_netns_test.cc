@@ -16,6 +16,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -326,3 +327,109 @@ TEST_F(LanNetnsTest, AnInterfaceThatComesUpLaterIsUsed) {
 }
 
 }  // namespace
+
+// ---- whole daemons on the LAN ----------------------------------------------
+// `nearbytes serve` in each namespace, with nothing configured: members find
+// each other by LAN discovery and sync; a non-member neither connects for
+// that hub nor receives anything of it.
+
+namespace daemons {
+
+struct NamespacedDaemon {
+  pid_t pid = -1;
+  fs::path home;
+  fs::path log;
+  ~NamespacedDaemon() {
+    if (pid > 0) {
+      kill(pid, SIGTERM);
+      for (int i = 0; i < 500; ++i) {
+        if (waitpid(pid, nullptr, WNOHANG) == pid) return;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+    }
+  }
+};
+
+std::string RunIn(const fs::path& home, const std::string& secret, const std::string& args) {
+  std::string command = "NEARBYTES_HOME='" + home.string() + "' ";
+  if (!secret.empty()) command += "NEARBYTES_SECRET='" + secret + "' ";
+  return ShellOutput(command + NEARBYTES_CLI_PATH + " " + args + " 2>&1");
+}
+
+void StartDaemon(NamespacedDaemon* daemon, const std::string& ns, const fs::path& home) {
+  daemon->home = home;
+  daemon->log = home.string() + ".log";
+  pid_t pid = fork();
+  if (pid == 0) {
+    int log = open(daemon->log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (log < 0) _exit(126);
+    dup2(log, 2);
+    int null_fd = open("/dev/null", O_RDWR);
+    dup2(null_fd, 0);
+    dup2(null_fd, 1);
+    setenv("NEARBYTES_HOME", home.c_str(), 1);
+    unsetenv("NEARBYTES_OFFLINE");
+    unsetenv("NEARBYTES_SECRET");
+    execlp("ip", "ip", "netns", "exec", ns.c_str(), NEARBYTES_CLI_PATH, "serve", "--listen",
+           "0.0.0.0:4441", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  daemon->pid = pid;
+}
+
+bool WaitFor(const std::function<bool()>& condition, std::chrono::seconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return condition();
+}
+
+std::string ReadFile(const fs::path& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+}  // namespace daemons
+
+TEST_F(LanNetnsTest, DaemonsOfOneHubFindEachOtherAndSyncWithNothingConfigured) {
+  using namespace daemons;
+  Lab lab;
+  ASSERT_TRUE(lab.Build("abc")) << "could not build the namespaces and the bridge";
+  const std::string shared = "lan-hub:a long secret phrase for the lan test";
+  const std::string other = "lan-other:another long secret phrase, not shared";
+  fs::path a = dir_ / "a", b = dir_ / "b", c = dir_ / "c";
+  RunIn(a, shared, "hub create");
+  RunIn(b, shared, "hub create");
+  RunIn(c, other, "hub create");
+  RunIn(a, shared, "say 'found you on the lan'");
+  std::string hub_id = RunIn(a, shared, "--json hub info");
+  auto id_at = hub_id.find("\"id\": \"");
+  ASSERT_NE(id_at, std::string::npos) << hub_id;
+  hub_id = hub_id.substr(id_at + 7, 130);
+  NamespacedDaemon da, db, dc;
+  StartDaemon(&da, lab.Node('a'), a);
+  StartDaemon(&db, lab.Node('b'), b);
+  StartDaemon(&dc, lab.Node('c'), c);
+  EXPECT_TRUE(WaitFor(
+      [&] { return RunIn(b, shared, "chat").find("found you on the lan") != std::string::npos; },
+      std::chrono::seconds(40)))
+      << "a:\n"
+      << ReadFile(da.log) << "b:\n"
+      << ReadFile(db.log);
+  // B's peer is A, found on the link (no `peers add` anywhere).
+  std::string peers = RunIn(b, "", "--json peers");
+  EXPECT_NE(peers.find("10.47.0.1"), std::string::npos) << peers;
+  // C learnt nothing of the shared hub: no channel, no connection for it,
+  // and its id is not in C's log.
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  EXPECT_FALSE(fs::exists(c / "store" / "channels" / hub_id));
+  EXPECT_EQ(ReadFile(dc.log).find(hub_id.substr(0, 16)), std::string::npos) << ReadFile(dc.log);
+  std::string c_peers = RunIn(c, "", "--json peers");
+  EXPECT_EQ(c_peers.find(hub_id.substr(0, 16)), std::string::npos) << c_peers;
+}

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <functional>
 #include <thread>
 
@@ -26,6 +27,10 @@ DaemonProcess::DaemonProcess(const fs::path& home, std::vector<std::string> extr
   env_ = {{"NEARBYTES_HOME", home_.string()}, {"NEARBYTES_OFFLINE", "1"}};
   for (const auto& [key, value] : env) env_[key] = value;
   std::vector<std::string> args{"serve"};
+  // An ephemeral port unless the test chose one: tests run in parallel.
+  if (std::find(extra_args.begin(), extra_args.end(), "--listen") == extra_args.end()) {
+    args.insert(args.end(), {"--listen", "127.0.0.1:0"});
+  }
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   int null_fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
   int log_fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);

@@ -17,7 +17,8 @@ namespace nb::testing {
 
 class DaemonProcess {
  public:
-  // Starts `nearbytes serve` with NEARBYTES_HOME=`home`, NEARBYTES_OFFLINE=1
+  // Starts `nearbytes serve --listen 127.0.0.1:0` (unless `extra_args` has a
+  // --listen) with NEARBYTES_HOME=`home`, NEARBYTES_OFFLINE=1
   // unless `env` says otherwise, and `extra_args` after `serve`. Waits (at
   // most 10 s) until `nearbytes status` answers; Started() tells whether it did.
   DaemonProcess(const fs::path& home, std::vector<std::string> extra_args = {},
