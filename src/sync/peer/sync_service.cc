@@ -108,8 +108,38 @@ std::string DeviceIdOf(const crypto::PublicKey& key) {
 
 // One hub served: its event set (kept for reconciliation, grown in place),
 // what each event references, and the blocks we want.
+// The file bytes of events this process validated a moment ago (learned
+// locally or received), so sending them on needs no second read and
+// signature check. Oldest first out, bounded in bytes.
+class RecentEventBytes {
+ public:
+  static constexpr size_t kMaxBytes = size_t{16} << 20;
+  void Put(const Hash256& hash, std::string bytes) {
+    if (bytes.size() > kMaxBytes || by_hash_.count(hash)) return;
+    total_ += bytes.size();
+    by_hash_.emplace(hash, std::move(bytes));
+    order_.push_back(hash);
+    while (total_ > kMaxBytes && !order_.empty()) {
+      auto it = by_hash_.find(order_.front());
+      total_ -= it->second.size();
+      by_hash_.erase(it);
+      order_.pop_front();
+    }
+  }
+  const std::string* Find(const Hash256& hash) const {
+    auto it = by_hash_.find(hash);
+    return it == by_hash_.end() ? nullptr : &it->second;
+  }
+
+ private:
+  std::unordered_map<Hash256, std::string> by_hash_;
+  std::deque<Hash256> order_;
+  size_t total_ = 0;
+};
+
 struct HubState {
   hub::Hub* hub = nullptr;
+  RecentEventBytes recent;
   std::string id;
   Bytes tag_key;
   negentropy::Storage storage;
@@ -180,6 +210,7 @@ class SyncService::Impl : public std::enable_shared_from_this<SyncService::Impl>
   void ScheduleDial(const std::string& address, int delay_ms);
   void Dial(const std::string& address);
   void OnLocalEvents(const std::string& hub_id, const std::vector<Hash256>& events);
+  void OnLocalValidEvents(const std::string& hub_id, const std::vector<log::ValidEvent>& events);
   std::vector<PeerStatus> Peers() const;
   void Stop();
 
@@ -738,6 +769,9 @@ Status Connection::OnEvents(FrameReader& r) {
     }
   }
   std::vector<Hash256> learned = svc_->Learn(*hub, fresh);
+  for (size_t i = 0; i < fresh.size(); ++i) {
+    hub->recent.Put(fresh[i].hash, log::SerializeEventFile(fresh[i].envelope, fresh[i].signature));
+  }
   svc_->AfterEventsReceived(*hub, learned, this);
   return Status::Ok();
 }
@@ -910,12 +944,17 @@ bool Connection::ProduceEventFrame(Bytes* out) {
     size_t budget = opt_.max_frame / 2;
     while (!event_queue_.empty() && event_queue_.front().first == ch && count < 65535) {
       Hash256 hash = event_queue_.front().second;
-      auto event = hub->hub->log().ReadEvent(hash);
-      if (!event.ok()) {  // gone, or corrupt here (now quarantined): not ours to send
-        event_queue_.pop_front();
-        continue;
+      std::string bytes;
+      if (const std::string* recent = hub->recent.Find(hash)) {
+        bytes = *recent;
+      } else {
+        auto event = hub->hub->log().ReadEvent(hash);
+        if (!event.ok()) {  // gone, or corrupt here (now quarantined): not ours to send
+          event_queue_.pop_front();
+          continue;
+        }
+        bytes = log::SerializeEventFile(event->envelope, event->signature);
       }
-      std::string bytes = log::SerializeEventFile(event->envelope, event->signature);
       if (bytes.size() + 64 > opt_.max_frame - 16) {
         NB_LOG(kWarn, "sync") << "event " << hash.Hex() << " of " << bytes.size()
                               << " bytes exceeds a frame; not sent";
@@ -1263,6 +1302,9 @@ void SyncService::Impl::StageReceivedBlock(const Hash256& hash, ByteSpan bytes) 
     return;
   }
   blocks_inflight_.insert(hash);
+  // Out of the wanted sets now: scheduling scans them from the start, and
+  // thousands of staged blocks there would make each pick cost thousands.
+  for (auto& [id, hub] : hubs_) hub->wanted.erase(hash);
   block_batch_hashes_.push_back(hash);
   block_batch_bytes_ += bytes.size();
   if (block_batch_hashes_.size() >= kBlockBatchMaxFiles ||
@@ -1290,7 +1332,12 @@ void SyncService::Impl::FlushReceivedBlocks() {
   if (!committed.ok()) {
     NB_LOG(kError, "sync") << "cannot publish " << hashes.size()
                            << " received block(s): " << committed.error().message;
-    for (const auto& hash : hashes) blocks_inflight_.erase(hash);
+    for (const auto& hash : hashes) {
+      blocks_inflight_.erase(hash);
+      for (auto& [id, hub] : hubs_) {
+        if (hub->referenced.count(hash) && !store_->HasBlock(hash)) hub->wanted.insert(hash);
+      }
+    }
     if (!stopped_) ScheduleAllBlocks();
     return;
   }
@@ -1338,7 +1385,19 @@ void SyncService::Impl::OnLocalEvents(const std::string& hub_id,
     auto event = hub.hub->log().ReadEvent(hash);
     if (event.ok()) valid.push_back(std::move(event).value());
   }
-  std::vector<Hash256> learned = Learn(hub, valid);
+  OnLocalValidEvents(hub_id, valid);
+}
+
+void SyncService::Impl::OnLocalValidEvents(const std::string& hub_id,
+                                           const std::vector<log::ValidEvent>& events) {
+  auto it = hubs_.find(hub_id);
+  if (it == hubs_.end() || stopped_) return;
+  HubState& hub = *it->second;
+  std::vector<Hash256> learned = Learn(hub, events);
+  if (learned.empty()) return;
+  for (const auto& event : events) {
+    hub.recent.Put(event.hash, log::SerializeEventFile(event.envelope, event.signature));
+  }
   PushEvents(hub, learned, nullptr);
   ScheduleAllBlocks();
 }
@@ -1561,6 +1620,10 @@ Status SyncService::Listen(const std::string& address) { return impl_->Listen(ad
 uint16_t SyncService::bound_port() const { return impl_->bound_port_; }
 void SyncService::AddPeer(const std::string& host_port) { impl_->AddPeer(host_port); }
 void SyncService::RemovePeer(const std::string& host_port) { impl_->RemovePeer(host_port); }
+void SyncService::OnLocalEvents(const std::string& hub_id,
+                                const std::vector<log::ValidEvent>& events) {
+  impl_->OnLocalValidEvents(hub_id, events);
+}
 void SyncService::OnLocalEvents(const std::string& hub_id, const std::vector<Hash256>& events) {
   impl_->OnLocalEvents(hub_id, events);
 }

@@ -37,6 +37,7 @@
 #include "crypto/ecdsa.h"
 #include "crypto/sha256.h"
 #include "hub/hub.h"
+#include "log/event.h"
 #include "store/store.h"
 
 namespace nb::sync::peer {
@@ -55,7 +56,7 @@ struct SyncServiceOptions {
   int idle_timeout_ms = 30000;
   // Block requests outstanding per connection (ours to the peer; a peer
   // exceeding it towards us is disconnected).
-  size_t max_blocks_in_flight = 8;
+  size_t max_blocks_in_flight = 64;
   // Negentropy rounds per hub and connection before the peer is cut off.
   size_t max_reconcile_rounds = 256;
   // Bytes of frames queued to one peer before it is cut off for not reading.
@@ -113,6 +114,9 @@ class SyncService {
   void RemovePeer(const std::string& host_port);
   // New local events of a hub: sent to every connected member now.
   void OnLocalEvents(const std::string& hub_id, const std::vector<crypto::Hash256>& events);
+  // The same, for events the caller has just validated (log/event.h): they
+  // are not read and checked again.
+  void OnLocalEvents(const std::string& hub_id, const std::vector<log::ValidEvent>& events);
   // Called after events received from a peer are published.
   std::function<void(const std::string& hub_id, const std::vector<crypto::Hash256>& events)>
       on_events_received;
