@@ -78,6 +78,17 @@ Result<int> ShowStatus(Context& ctx) {
               << hub.value("id", "").substr(0, 16) << "...  " << hub.value("events", 0)
               << " events\n";
   }
+  const auto& peers = status["peers"];
+  size_t connected = 0;
+  for (const auto& peer : peers) connected += peer.value("state", "") == "connected";
+  std::cout << "peers: " << connected << " connected of " << peers.size()
+            << " (details: nearbytes peers)\n";
+  for (const auto& transfer : status["transfers"]) {
+    std::cout << "  receiving from " << transfer.value("peer", "?") << ": "
+              << transfer.value("blocks_in_flight", 0) << " block(s) on the way, "
+              << transfer.value("blocks_remaining", 0) << " to go, "
+              << HumanBytes(transfer.value("bytes_received", uint64_t{0})) << " received\n";
+  }
   return 0;
 }
 

@@ -72,9 +72,12 @@ class FileLock {
   int fd_ = -1;
 };
 
-// A descriptor watched by asio that it must not close: the owner closes it.
-asio::posix::stream_descriptor WatchDescriptor(asio::io_context& io, int fd) {
-  return asio::posix::stream_descriptor(io, ::dup(fd));
+// Lets asio wait on `fd` through a duplicate, which asio closes; the
+// original stays with its owner (the watcher). Null if dup fails.
+std::unique_ptr<asio::posix::stream_descriptor> WatchDescriptor(asio::io_context& io, int fd) {
+  int copy = ::dup(fd);
+  if (copy < 0) return nullptr;
+  return std::make_unique<asio::posix::stream_descriptor>(io, copy);
 }
 
 }  // namespace
@@ -119,7 +122,8 @@ struct Daemon::State {
   void ServeHub(const std::string& id, const std::string& secret);
   void WatchHub(ServedHub& served);
   void WatchHome();
-  void OnNewLocalEvents(const std::string& hub_id, const std::vector<crypto::Hash256>& events);
+  // Events the watcher found and validated: straight to the carrier.
+  void OnNewLocalEvents(const std::string& hub_id, const std::vector<log::ValidEvent>& events);
   nlohmann::json HandleControl(const nlohmann::json& request);
   nlohmann::json StatusJson();
   void BeginStop(const char* why);
@@ -183,8 +187,14 @@ void Daemon::State::ServeHub(const std::string& id, const std::string& secret) {
 }
 
 void Daemon::State::WatchHub(ServedHub& served) {
-  served.watch =
-      std::make_unique<asio::posix::stream_descriptor>(WatchDescriptor(io, served.watcher->fd()));
+  if (!served.watch) {
+    served.watch = WatchDescriptor(io, served.watcher->fd());
+    if (!served.watch) {
+      NB_LOG(kWarn, "hubs") << "cannot watch hub " << served.hub->id().substr(0, 16)
+                            << "...: " << store::ErrnoText(errno);
+      return;
+    }
+  }
   const std::string id = served.hub->id();
   served.watch->async_wait(asio::posix::stream_descriptor::wait_read,
                            [this, id](boost::system::error_code error) {
@@ -196,18 +206,15 @@ void Daemon::State::WatchHub(ServedHub& served) {
                                NB_LOG(kWarn, "hubs") << "watching hub " << id.substr(0, 16)
                                                      << "...: " << events.error().message;
                              } else if (!events->empty()) {
-                               std::vector<crypto::Hash256> hashes;
-                               hashes.reserve(events->size());
-                               for (const auto& event : *events) hashes.push_back(event.hash);
-                               it->second.events_seen += hashes.size();
-                               OnNewLocalEvents(id, hashes);
+                               it->second.events_seen += events->size();
+                               OnNewLocalEvents(id, *events);
                              }
                              WatchHub(it->second);
                            });
 }
 
 void Daemon::State::OnNewLocalEvents(const std::string& hub_id,
-                                     const std::vector<crypto::Hash256>& events) {
+                                     const std::vector<log::ValidEvent>& events) {
   NB_LOG(kDebug, "hubs") << events.size() << " new event(s) in hub " << hub_id.substr(0, 16)
                          << "...";
   if (sync) sync->OnLocalEvents(hub_id, events);
@@ -352,8 +359,8 @@ void Daemon::State::WatchHome() {
                             << "; hubs remembered later are served after a restart";
       return;
     }
-    home_watch =
-        std::make_unique<asio::posix::stream_descriptor>(WatchDescriptor(io, home_inotify));
+    home_watch = WatchDescriptor(io, home_inotify);
+    if (!home_watch) return;
   }
   home_watch->async_wait(asio::posix::stream_descriptor::wait_read,
                          [this](boost::system::error_code error) {
