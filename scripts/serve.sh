@@ -1,16 +1,26 @@
 #!/usr/bin/env bash
 # The main job of ./run: the Nearbytes daemon on the default home
 # ($NEARBYTES_HOME or ~/.nearbytes), in the foreground, logging to stderr.
-# The first time (no hub remembered yet), a short guided tour makes a demo hub
-# so there is something to serve.
+# The first time (an empty store) a short guided tour runs first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NB="$PWD/${NEARBYTES_BUILD_DIR:-build}/nearbytes"
 export NEARBYTES_HOME="${NEARBYTES_HOME:-$HOME/.nearbytes}"
 
-if [[ ! -s "$NEARBYTES_HOME/secrets" ]]; then
+# The first time (an empty store), the tour shows what Nearbytes does.
+if [[ -z "$(ls -A "$NEARBYTES_HOME/store/channels" 2>/dev/null)" ]]; then
   scripts/demo.sh
   echo
+fi
+if [[ ! -s "$NEARBYTES_HOME/secrets" ]]; then
+  cat <<TEXT
+No hub secret is remembered in $NEARBYTES_HOME yet, so the daemon has nothing
+to serve. Create a hub (or open one another device made) and it is served at
+once, no restart needed:
+  $NB hub create --generate --name team      # a new hub with a strong secret
+  $NB hub create                             # or type the secret of an existing hub
+
+TEXT
 fi
 
 port=4441
