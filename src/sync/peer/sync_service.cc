@@ -21,6 +21,7 @@
 #include <unordered_set>
 
 #include "base/logging.h"
+#include "base/parallel.h"
 #include "crypto/random.h"
 #include "crypto/tls.h"
 #include "log/event.h"
@@ -721,25 +722,45 @@ Status Connection::OnEvents(FrameReader& r) {
   NB_ASSIGN_OR_RETURN(HubState * hub, Channel(ch));
   auto count = r.U16();
   if (!count) return Protocol("truncated");
-  // Every event of the frame is checked before any is published.
-  std::vector<log::ValidEvent> fresh;
-  std::vector<ByteSpan> files;
-  const crypto::PublicKey& key = hub->hub->keys().public_key();
+  // Every event of the frame is checked before any is published. The
+  // signatures, the costly part, are checked on every core.
+  struct Incoming {
+    Hash256 hash;
+    ByteSpan file;
+  };
+  std::vector<Incoming> incoming;
   for (uint16_t i = 0; i < *count; ++i) {
     auto hash = r.Hash();
     auto length = r.U32();
     if (!hash || !length) return Protocol("truncated");
     auto file = r.Raw(*length);
     if (!file) return Protocol("event longer than the frame");
-    auto valid = log::ValidateEventFile(key, *hash, *file);
-    if (!valid.ok()) {
-      return Protocol("refused event " + hash->Hex() + ": " + valid.error().message);
-    }
-    if (hub->storage.Contains(0, IdOf(*hash)) || svc_->store_->HasEvent(hub->id, *hash)) continue;
-    fresh.push_back(std::move(valid).value());
-    files.push_back(*file);
+    incoming.push_back({*hash, *file});
   }
   if (!r.at_end()) return Protocol("bytes after the last event");
+  const crypto::PublicKey& key = hub->hub->keys().public_key();
+  std::vector<std::optional<Result<log::ValidEvent>>> checked(incoming.size());
+  auto check = [&](size_t i) {
+    if (hub->storage.Contains(0, IdOf(incoming[i].hash))) return;  // read-only here
+    checked[i].emplace(log::ValidateEventFile(key, incoming[i].hash, incoming[i].file));
+  };
+  if (incoming.size() >= 32) {
+    ParallelFor(incoming.size(), 0, check);
+  } else {
+    for (size_t i = 0; i < incoming.size(); ++i) check(i);
+  }
+  std::vector<log::ValidEvent> fresh;
+  std::vector<ByteSpan> files;
+  for (size_t i = 0; i < incoming.size(); ++i) {
+    if (!checked[i]) continue;  // already known
+    if (!checked[i]->ok()) {
+      return Protocol("refused event " + incoming[i].hash.Hex() + ": " +
+                      checked[i]->error().message);
+    }
+    if (svc_->store_->HasEvent(hub->id, incoming[i].hash)) continue;
+    fresh.push_back(std::move(*checked[i]).value());
+    files.push_back(incoming[i].file);
+  }
   peer_lacks_.clear();  // it has learned something: it may have blocks now
   if (fresh.empty()) return Status::Ok();
   // Publish (canonical bytes: the hash is over the canonical envelope).
