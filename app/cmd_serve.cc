@@ -1,4 +1,5 @@
-// serve (the daemon) and the commands that talk to a running daemon: status.
+// serve (the daemon) and the commands that talk to a running daemon: status,
+// peers, peers add, peers remove.
 #include <iostream>
 
 #include "base/logging.h"
