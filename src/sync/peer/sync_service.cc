@@ -750,7 +750,6 @@ Status Connection::OnEvents(FrameReader& r) {
     for (size_t i = 0; i < incoming.size(); ++i) check(i);
   }
   std::vector<log::ValidEvent> fresh;
-  std::vector<ByteSpan> files;
   for (size_t i = 0; i < incoming.size(); ++i) {
     if (!checked[i]) continue;  // already known
     if (!checked[i]->ok()) {
@@ -759,7 +758,6 @@ Status Connection::OnEvents(FrameReader& r) {
     }
     if (svc_->store_->HasEvent(hub->id, incoming[i].hash)) continue;
     fresh.push_back(std::move(*checked[i]).value());
-    files.push_back(incoming[i].file);
   }
   peer_lacks_.clear();  // it has learned something: it may have blocks now
   if (fresh.empty()) return Status::Ok();
