@@ -1,9 +1,9 @@
 #include "log/channel_watcher.h"
 
-#include <algorithm>
 #include <poll.h>
 #include <sys/inotify.h>
 #include <unistd.h>
+#include <algorithm>
 
 #include <cerrno>
 #include <chrono>
