@@ -10,20 +10,17 @@
 #include <vector>
 
 #include "base/status.h"
+#include "sync/address.h"
 
 namespace nb::engine {
 
-struct PeerAddress {
-  std::string host;  // a name, an IPv4 address, or an IPv6 address without brackets
-  uint16_t port = 0;
-  std::string ToString() const;  // host:port, [v6]:port
-};
-
-constexpr uint16_t kDefaultSyncPort = 4441;
-
-// Accepts host:port, [v6]:port, and a bare host (the default port 4441).
-// Refuses empty hosts, ports out of 1..65535, spaces and control characters.
-Result<PeerAddress> ParsePeerAddress(std::string_view text);
+// A peer's address: the carrier's parser (sync/address.h) with the peer
+// rule (host:port, [v6]:port, a bare host for port 4441).
+using PeerAddress = sync::HostPort;
+using sync::kDefaultSyncPort;
+inline Result<PeerAddress> ParsePeerAddress(std::string_view text) {
+  return sync::ParseHostPort(text, sync::PortRule::kPeer);
+}
 
 class KnownPeers {
  public:

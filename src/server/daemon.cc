@@ -232,10 +232,10 @@ Status Daemon::State::StartCarriers() {
   };
   std::string listen = options.listen;
   if (options.offline) {
-    // Loopback only, whatever --listen said: keep its port.
-    size_t colon = listen.rfind(':');
-    listen = "127.0.0.1:" + (colon == std::string::npos ? std::to_string(engine::kDefaultSyncPort)
-                                                        : listen.substr(colon + 1));
+    // Loopback only, whatever --listen said: keep its port. (A malformed
+    // address is left for Listen to refuse.)
+    auto address = sync::ParseHostPort(listen, sync::PortRule::kListen);
+    if (address.ok()) listen = sync::HostPort{"127.0.0.1", address->port}.ToString();
   }
   Status listening = sync->Listen(listen);
   if (!listening.ok()) {
@@ -243,7 +243,8 @@ Status Daemon::State::StartCarriers() {
                                          listening.error().message +
                                          " (choose another with --listen ADDR:PORT)");
   }
-  listen_address = listen.substr(0, listen.rfind(':') + 1) + std::to_string(sync->bound_port());
+  auto bound = sync::ParseHostPort(listen, sync::PortRule::kListen);  // Listen accepted it
+  listen_address = sync::HostPort{bound.ok() ? bound->host : listen, sync->bound_port()}.ToString();
   for (const auto& address : known_peers->addresses()) sync->AddPeer(address);
   for (const auto& text : options.peers) {
     auto address = engine::ParsePeerAddress(text);

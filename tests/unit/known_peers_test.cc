@@ -56,3 +56,21 @@ TEST(KnownPeers, ADamagedFileIsNamed) {
 
 }  // namespace
 }  // namespace nb::engine
+
+namespace nb::sync {
+namespace {
+
+TEST(ListenAddress, NeedsAPortAndAcceptsZero) {
+  auto ephemeral = ParseHostPort("127.0.0.1:0", PortRule::kListen);
+  ASSERT_TRUE(ephemeral.ok());
+  EXPECT_EQ(ephemeral->port, 0);
+  auto any_v6 = ParseHostPort("[::]:4441", PortRule::kListen);
+  ASSERT_TRUE(any_v6.ok());
+  EXPECT_EQ(any_v6->host, "::");
+  EXPECT_FALSE(ParseHostPort("0.0.0.0", PortRule::kListen).ok());
+  EXPECT_FALSE(ParseHostPort("0.0.0.0:65536", PortRule::kListen).ok());
+  EXPECT_FALSE(ParseHostPort("127.0.0.1:0", PortRule::kPeer).ok());
+}
+
+}  // namespace
+}  // namespace nb::sync

@@ -27,6 +27,7 @@
 #include "log/event.h"
 #include "store/batch_publisher.h"
 #include "store/file_io.h"
+#include "sync/address.h"
 #include "sync/event_refs.h"
 #include "sync/negentropy.h"
 #include "sync/peer/membership.h"
@@ -69,19 +70,6 @@ Hash256 HashOf(const negentropy::Id& id) {
   Hash256 h;
   h.bytes = id;
   return h;
-}
-
-// "host:port", "[v6]:port" -> (host, port).
-bool SplitHostPort(const std::string& text, std::string* host, std::string* port) {
-  size_t colon = text.rfind(':');
-  if (colon == std::string::npos || colon + 1 == text.size()) return false;
-  *host = text.substr(0, colon);
-  *port = text.substr(colon + 1);
-  if (host->size() >= 2 && host->front() == '[' && host->back() == ']') {
-    *host = host->substr(1, host->size() - 2);
-  }
-  return !host->empty() && port->size() <= 5 &&
-         std::all_of(port->begin(), port->end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 std::string Short(const std::string& hub_id) { return hub_id.substr(0, 12) + "..."; }
@@ -1468,16 +1456,11 @@ void SyncService::Impl::OnClosed(const std::shared_ptr<Connection>& conn, const 
 
 Status SyncService::Impl::Listen(const std::string& address) {
   if (!tls_ready_.ok()) return tls_ready_;
-  std::string host, port;
-  if (!SplitHostPort(address, &host, &port)) {
-    return MakeError(ErrorCode::kInvalidArgument, "listen address must be host:port: " + address);
-  }
+  NB_ASSIGN_OR_RETURN(HostPort parsed, ParseHostPort(address, PortRule::kListen));
   boost::system::error_code ec;
-  auto ip = asio::ip::make_address(host, ec);
-  if (ec) return MakeError(ErrorCode::kInvalidArgument, "not an IP address: " + host);
-  unsigned long port_number = std::stoul(port);
-  if (port_number > 65535) return MakeError(ErrorCode::kInvalidArgument, "port out of range");
-  tcp::endpoint endpoint(ip, static_cast<uint16_t>(port_number));
+  auto ip = asio::ip::make_address(parsed.host, ec);
+  if (ec) return MakeError(ErrorCode::kInvalidArgument, "not an IP address: " + parsed.host);
+  tcp::endpoint endpoint(ip, parsed.port);
   auto acceptor = std::make_unique<tcp::acceptor>(io_);
   acceptor->open(endpoint.protocol(), ec);
   if (!ec) acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
@@ -1486,8 +1469,8 @@ Status SyncService::Impl::Listen(const std::string& address) {
   if (ec) return MakeError(ErrorCode::kIo, "cannot listen on " + address + ": " + ec.message());
   bound_port_ = acceptor->local_endpoint(ec).port();
   acceptor_ = std::move(acceptor);
-  NB_LOG(kInfo, "sync") << "listening on " << host << ":" << bound_port_ << " as device "
-                        << device_id_;
+  NB_LOG(kInfo, "sync") << "listening on " << HostPort{parsed.host, bound_port_}.ToString()
+                        << " as device " << device_id_;
   Accept();
   return Status::Ok();
 }
@@ -1562,17 +1545,17 @@ void SyncService::Impl::Dial(const std::string& address) {
       }
     }
   }
-  std::string host, port;
-  if (!SplitHostPort(address, &host, &port)) {
-    dial.last_error = "not host:port";
-    NB_LOG(kWarn, "sync") << "peer address " << address << " is not host:port";
+  auto parsed = ParseHostPort(address, PortRule::kPeer);
+  if (!parsed.ok()) {
+    dial.last_error = parsed.error().message;
+    NB_LOG(kWarn, "sync") << parsed.error().message;
     return;
   }
   auto conn = std::make_shared<Connection>(this, tcp::socket(io_), true, address);
   conn->set_dial_address(address);
   dial.conn = conn;
   conns_.insert(conn);
-  conn->StartDial(host, port);
+  conn->StartDial(parsed->host, std::to_string(parsed->port));
 }
 
 std::vector<PeerStatus> SyncService::Impl::Peers() const {
