@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "hub/hub.h"
+#include "testing/daemon_support.h"
 
 namespace {
 
@@ -379,22 +380,6 @@ void StartDaemon(NamespacedDaemon* daemon, const std::string& ns, const fs::path
   daemon->pid = pid;
 }
 
-bool WaitFor(const std::function<bool()>& condition, std::chrono::seconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return condition();
-}
-
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 }  // namespace daemons
 
 TEST_F(LanNetnsTest, DaemonsOfOneHubFindEachOtherAndSyncWithNothingConfigured) {
@@ -416,12 +401,12 @@ TEST_F(LanNetnsTest, DaemonsOfOneHubFindEachOtherAndSyncWithNothingConfigured) {
   StartDaemon(&da, lab.Node('a'), a);
   StartDaemon(&db, lab.Node('b'), b);
   StartDaemon(&dc, lab.Node('c'), c);
-  EXPECT_TRUE(WaitFor(
+  EXPECT_TRUE(nb::testing::WaitUntil(
       [&] { return RunIn(b, shared, "chat").find("found you on the lan") != std::string::npos; },
       std::chrono::seconds(40)))
       << "a:\n"
-      << ReadFile(da.log) << "b:\n"
-      << ReadFile(db.log);
+      << nb::testing::ReadText(da.log) << "b:\n"
+      << nb::testing::ReadText(db.log);
   // B's peer is A, found on the link (no `peers add` anywhere).
   std::string peers = RunIn(b, "", "--json peers");
   EXPECT_NE(peers.find("10.47.0.1"), std::string::npos) << peers;
@@ -429,7 +414,8 @@ TEST_F(LanNetnsTest, DaemonsOfOneHubFindEachOtherAndSyncWithNothingConfigured) {
   // and its id is not in C's log.
   std::this_thread::sleep_for(std::chrono::seconds(2));
   EXPECT_FALSE(fs::exists(c / "store" / "channels" / hub_id));
-  EXPECT_EQ(ReadFile(dc.log).find(hub_id.substr(0, 16)), std::string::npos) << ReadFile(dc.log);
+  EXPECT_EQ(nb::testing::ReadText(dc.log).find(hub_id.substr(0, 16)), std::string::npos)
+      << nb::testing::ReadText(dc.log);
   std::string c_peers = RunIn(c, "", "--json peers");
   EXPECT_EQ(c_peers.find(hub_id.substr(0, 16)), std::string::npos) << c_peers;
 }
