@@ -5,6 +5,7 @@
 #include "base/logging.h"
 #include "cli.h"
 #include "engine/known_peers.h"
+#include "engine/node.h"
 #include "hub/home.h"
 #include "server/control_socket.h"
 #include "server/daemon.h"
@@ -40,10 +41,12 @@ Result<int> Serve(Context& ctx, const ServeArgs& args) {
   }
   server::DaemonOptions options;
   options.home = hub::HomeDir();
-  options.roots.push_back(ctx.StorePath());
-  if (ctx.options.store_path.empty()) {
-    for (const auto& extra : hub::LoadExtraRoots()) options.roots.push_back(extra);
-  }
+  // The same roots every command opens; an unavailable extra root is left
+  // out with a warning, not a refusal to start.
+  std::vector<std::string> warnings;
+  options.roots = engine::AvailableRoots(
+      engine::HomeNodeOptions(ctx.options.store_path, /*create=*/true), &warnings);
+  for (const auto& warning : warnings) std::cerr << "nearbytes: warning: " << warning << "\n";
   options.listen = args.listen;
   options.offline = args.offline || OfflineFromEnvironment();
   options.lan = !args.no_lan;

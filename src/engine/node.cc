@@ -18,8 +18,8 @@ NodeOptions HomeNodeOptions(const std::filesystem::path& store_override, bool cr
   return options;
 }
 
-Result<std::unique_ptr<Node>> Node::Open(const NodeOptions& options,
-                                         std::vector<std::string>* warnings) {
+std::vector<std::filesystem::path> AvailableRoots(const NodeOptions& options,
+                                                  std::vector<std::string>* warnings) {
   std::vector<std::filesystem::path> roots{options.primary};
   for (const auto& extra : options.extra_roots) {
     std::error_code ec;
@@ -30,6 +30,12 @@ Result<std::unique_ptr<Node>> Node::Open(const NodeOptions& options,
                           " is not available; continuing without it");
     }
   }
+  return roots;
+}
+
+Result<std::unique_ptr<Node>> Node::Open(const NodeOptions& options,
+                                         std::vector<std::string>* warnings) {
+  std::vector<std::filesystem::path> roots = AvailableRoots(options, warnings);
   NB_ASSIGN_OR_RETURN(std::unique_ptr<store::Store> store,
                       store::Store::Open(roots, options.create));
   return std::unique_ptr<Node>(new Node(std::move(store)));

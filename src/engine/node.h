@@ -72,6 +72,12 @@ struct NodeOptions {
 // store with the extra roots remembered in $NEARBYTES_HOME.
 NodeOptions HomeNodeOptions(const std::filesystem::path& store_override, bool create);
 
+// The roots a store of these options opens with: the primary, then each
+// extra root that is an available directory (one left out gets a line in
+// `warnings`: an unplugged disk must not stop the store).
+std::vector<std::filesystem::path> AvailableRoots(const NodeOptions& options,
+                                                  std::vector<std::string>* warnings);
+
 class Node {
  public:
   // Opens the store. An extra root that is not an available directory is

@@ -98,5 +98,21 @@ TEST(Daemon, NoticesHubsAndEventsWrittenByOtherProcesses) {
       << daemon.Log();
 }
 
+TEST(Daemon, StartsWithoutAnUnpluggedExtraRoot) {
+  TempDir dir;
+  auto home = dir / "home";
+  std::map<std::string, std::string> env{{"NEARBYTES_HOME", home.string()},
+                                         {"NEARBYTES_SECRET", kSecret}};
+  ASSERT_EQ(RunCli({"hub", "create"}, env).exit_code, 0);
+  fs::create_directories(dir / "stick");
+  ASSERT_EQ(RunCli({"store", "add-root", (dir / "stick").string()}, env).exit_code, 0);
+  fs::remove_all(dir / "stick");  // the disk is unplugged
+  DaemonProcess daemon(home);
+  ASSERT_TRUE(daemon.Started()) << daemon.Log();
+  EXPECT_NE(daemon.Log().find("is not available; continuing without it"), std::string::npos)
+      << daemon.Log();
+  EXPECT_EQ(daemon.Status()["roots"].size(), 1u);
+}
+
 }  // namespace
 }  // namespace nb::testing
