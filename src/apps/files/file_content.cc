@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
@@ -389,6 +390,33 @@ class JobQueue {
   bool closed_ = false;
 };
 
+// Chunk buffers go back here once sealed, so the reader does not allocate
+// (and page-fault in) a fresh megabyte for every chunk of a big file.
+class BufferPool {
+ public:
+  Bytes Take(size_t size) {
+    Bytes buffer;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!free_.empty()) {
+        buffer = std::move(free_.back());
+        free_.pop_back();
+      }
+    }
+    buffer.resize(size);
+    return buffer;
+  }
+  void Give(Bytes buffer) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (free_.size() < kMaxKept) free_.push_back(std::move(buffer));
+  }
+
+ private:
+  static constexpr size_t kMaxKept = 16;
+  std::mutex mu_;
+  std::vector<Bytes> free_;
+};
+
 // The user's name for a source, for messages.
 std::string SourceName(const std::string& path) {
   return path == "-" ? std::string("standard input") : path;
@@ -547,11 +575,14 @@ Result<std::vector<StoredContent>> Ingestor::IngestChunked(
   };
 
   JobQueue queue(threads_ * 2 + 2);
+  BufferPool pool;
   auto worker = [&] {
     Bytes scratch;
     ChunkJob job;
     while (queue.Pop(&job)) {
       auto hash = seal_and_stage(job.data, &out[job.source], &scratch);
+      const uint64_t chunk_size = job.data.size();
+      pool.Give(std::move(job.data));
       std::lock_guard<std::mutex> lock(results_mu);
       if (!hash.ok()) {
         if (!failure) failure = StoreErrorFor(sources[job.source].path, hash.error());
@@ -561,15 +592,18 @@ Result<std::vector<StoredContent>> Ingestor::IngestChunked(
       if (slots.size() <= job.index) slots.resize(job.index + 1);
       // A later read of a source that changed owns the slot.
       if (slots[job.index].attempt > job.attempt) continue;
-      slots[job.index] = ChunkResult{*hash, job.data.size(), job.attempt};
+      slots[job.index] = ChunkResult{*hash, chunk_size, job.attempt};
     }
   };
   std::vector<std::thread> workers;
   for (unsigned t = 0; t < threads_; ++t) workers.emplace_back(worker);
 
-  // The calling thread reads and cuts chunks.
+  // The calling thread reads and cuts chunks. It reads into a window several
+  // chunks wide and cuts chunks off its front; the unread tail moves back to
+  // the start only when too little room is left for a whole chunk, so each
+  // byte is moved at most about once per four read, not once per chunk.
   const ChunkSizes sizes;
-  Bytes buffer(sizes.max);
+  Bytes buffer(4 * sizes.max);
   Bytes recheck_buffer;
   uint64_t bytes_read = 0;
   std::vector<int> final_attempt(sources.size(), 0);
@@ -598,31 +632,43 @@ Result<std::vector<StoredContent>> Ingestor::IngestChunked(
       const bool racy = before && IsRacy(*before);
       crypto::Sha256Stream plain_hash;  // of what this attempt read (racy files only)
       if (raw_fd > 2) ::posix_fadvise(raw_fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-      size_t filled = 0;
+      size_t begin = 0;  // window = buffer[begin, end): read, not yet cut
+      size_t end = 0;
       size_t index = 0;
       uint64_t attempt_bytes = 0;
       bool eof = false;
       for (;;) {
-        if (!eof && filled < buffer.size()) {
-          auto n = ReadUpTo(fd.get(), buffer.data() + filled, buffer.size() - filled, path);
+        if (!eof && end - begin < sizes.max) {
+          if (buffer.size() - end < sizes.max) {
+            std::memmove(buffer.data(), buffer.data() + begin, end - begin);
+            end -= begin;
+            begin = 0;
+          }
+          // At most one chunk's worth per read: enough to keep the window
+          // ahead of the cutting, and a change to the file between reads is
+          // seen at the granularity the retry logic expects.
+          const size_t room = std::min(buffer.size() - end, sizes.max);
+          auto n = ReadUpTo(fd.get(), buffer.data() + end, room, path);
           if (!n.ok()) {
             read_failure = n.error();
             break;
           }
-          if (racy) plain_hash.Update(ByteSpan(buffer.data() + filled, *n));
-          eof = filled + *n < buffer.size();
-          filled += *n;
+          if (racy) plain_hash.Update(ByteSpan(buffer.data() + end, *n));
+          eof = *n < room;
+          end += *n;
           attempt_bytes += *n;
           bytes_read += *n;
           if (progress) progress(bytes_read);
           if (read_hook_) read_hook_(s, attempt, attempt_bytes);
         }
-        if (filled == 0 && index > 0) break;  // nothing left after the last chunk
-        size_t cut = FindChunkEnd(ByteSpan(buffer.data(), filled), eof, sizes);
-        queue.Push(ChunkJob{s, attempt, index++, Bytes(buffer.begin(), buffer.begin() + cut)});
-        std::memmove(buffer.data(), buffer.data() + cut, filled - cut);
-        filled -= cut;
-        if (eof && filled == 0) break;
+        if (end == begin && index > 0) break;  // nothing left after the last chunk
+        ByteSpan window(buffer.data() + begin, end - begin);
+        size_t cut = FindChunkEnd(window, eof, sizes);
+        Bytes chunk = pool.Take(cut);
+        std::memcpy(chunk.data(), window.data(), cut);
+        queue.Push(ChunkJob{s, attempt, index++, std::move(chunk)});
+        begin += cut;
+        if (eof && end == begin) break;
       }
       if (read_failure) break;
       final_attempt[s] = attempt;
