@@ -185,64 +185,121 @@ Result<PutPlan> PlanPut(const FilesReading& reading, const std::vector<std::stri
   return plan;
 }
 
+namespace {
+
+// A put publishes its files in slices: the blocks of a slice, then its
+// events, before the next slice is read. Peers (a running daemon watches the
+// channel) start fetching the first files while the rest is still being
+// encrypted, and a put that fails half-way keeps what it finished. Each slice
+// costs two syncs, so slices are large enough that this stays small.
+constexpr size_t kSliceFiles = 1024;
+constexpr uint64_t kSliceBytes = 64ull << 20;
+
+// The end of the slice that starts at `begin`: at least one file.
+size_t SliceEnd(const PutPlan& plan, size_t begin) {
+  size_t end = begin;
+  uint64_t bytes = 0;
+  while (end < plan.files.size() && end - begin < kSliceFiles &&
+         (end == begin || bytes + plan.files[end].size <= kSliceBytes)) {
+    bytes += plan.files[end].size;
+    ++end;
+  }
+  return end;
+}
+
+}  // namespace
+
 Result<PutResult> StorePut(FilesSession& session, const PutPlan& plan, ProgressObserver* progress) {
   auto start = std::chrono::steady_clock::now();
   apps::files::FilesWriter& writer = *session.writer;
-  std::vector<apps::files::Ingestor::Source> ingest_sources;
-  for (const auto& item : plan.files) {
-    ingest_sources.push_back(apps::files::Ingestor::Source{item.local});
-  }
   if (progress != nullptr) progress->Begin(plan.total_bytes, plan.files.size());
   apps::files::Ingestor ingestor(session.hub->store(), session.hub->keys().symmetric_key(),
                                  /*threads=*/0,
                                  session.settings.reference_compatible
                                      ? apps::files::ContentLayout::kSingleBlock
                                      : apps::files::ContentLayout::kChunked);
-  auto stored = ingestor.IngestAll(ingest_sources, [&](uint64_t bytes) {
-    if (progress != nullptr) progress->SetBytes(bytes);
-  });
-  if (progress != nullptr) progress->End();
-  if (!stored.ok()) return stored.error();
-
   const auto& hub_key = session.hub->keys().symmetric_key();
   crypto::SymmetricKey fek = apps::files::DedupFileKey(hub_key);
-  writer.BeginBatch();
   PutResult result;
-  for (size_t i = 0; i < plan.files.size(); ++i) {
-    const auto& item = plan.files[i];
-    const auto& content = (*stored)[i];
-    result.new_blocks += content.new_blocks;
-    result.new_bytes += content.new_bytes;
-    if (content.changed_while_reading) {
-      result.changed_while_reading.push_back(item.local);
-      continue;
+  uint64_t bytes_before_slice = 0;
+  size_t committed_files = 0;
+  // Says what is already stored when a later slice fails.
+  auto failed = [&](const Error& error) -> Error {
+    if (committed_files == 0) return error;
+    return MakeError(error.code, error.message + " (" + std::to_string(committed_files) + " of " +
+                                     std::to_string(plan.files.size()) +
+                                     " files were stored before this)");
+  };
+  for (size_t begin = 0; begin < plan.files.size() || begin == 0;) {
+    const size_t end = SliceEnd(plan, begin);
+    std::vector<apps::files::Ingestor::Source> ingest_sources;
+    uint64_t slice_bytes = 0;
+    for (size_t i = begin; i < end; ++i) {
+      ingest_sources.push_back(apps::files::Ingestor::Source{plan.files[i].local});
+      slice_bytes += plan.files[i].size;
     }
-    result.bytes += content.size;
-    // Unchanged: the same content is live there and nobody disagrees about it.
-    auto existing = writer.reading().files().find(item.hub_path);
-    bool same = existing != writer.reading().files().end() &&
-                existing->second.content.hash == content.ref.hash &&
-                writer.reading().ConflictingEvents(item.hub_path).empty();
-    PutFile file{item.hub_path, content.size, same, std::nullopt};
-    if (same) {
-      ++result.unchanged;
-    } else {
-      NB_ASSIGN_OR_RETURN(
-          crypto::Hash256 event,
-          writer.CreateFile(item.hub_path, content.ref, apps::files::WrapFileKey(hub_key, fek),
-                            apps::files::GuessMimeType(item.hub_path)));
-      file.event = event;
-      ++result.written;
+    auto stored = ingestor.IngestAll(ingest_sources, [&](uint64_t bytes) {
+      if (progress != nullptr) progress->SetBytes(bytes_before_slice + bytes);
+    });
+    if (!stored.ok()) {
+      if (progress != nullptr) progress->End();
+      return failed(stored.error());
     }
-    result.files.push_back(std::move(file));
+    bytes_before_slice += slice_bytes;
+
+    writer.BeginBatch();
+    for (size_t i = begin; i < end; ++i) {
+      const auto& item = plan.files[i];
+      const auto& content = (*stored)[i - begin];
+      result.new_blocks += content.new_blocks;
+      result.new_bytes += content.new_bytes;
+      if (content.changed_while_reading) {
+        result.changed_while_reading.push_back(item.local);
+        continue;
+      }
+      result.bytes += content.size;
+      // Unchanged: the same content is live there and nobody disagrees about it.
+      auto existing = writer.reading().files().find(item.hub_path);
+      bool same = existing != writer.reading().files().end() &&
+                  existing->second.content.hash == content.ref.hash &&
+                  writer.reading().ConflictingEvents(item.hub_path).empty();
+      PutFile file{item.hub_path, content.size, same, std::nullopt};
+      if (same) {
+        ++result.unchanged;
+      } else {
+        auto event =
+            writer.CreateFile(item.hub_path, content.ref, apps::files::WrapFileKey(hub_key, fek),
+                              apps::files::GuessMimeType(item.hub_path));
+        if (!event.ok()) {
+          if (progress != nullptr) progress->End();
+          return failed(event.error());
+        }
+        file.event = *event;
+        ++result.written;
+      }
+      result.files.push_back(std::move(file));
+    }
+    const bool last = end >= plan.files.size();
+    if (last) {
+      for (const auto& dir : plan.empty_dirs) {
+        if (writer.reading().IsDirectory(dir) && writer.reading().explicit_dirs().count(dir)) {
+          continue;
+        }
+        if (auto made = writer.Mkdir(dir); !made.ok()) {
+          if (progress != nullptr) progress->End();
+          return failed(made.error());
+        }
+      }
+    }
+    if (auto committed = writer.CommitBatch(); !committed.ok()) {
+      if (progress != nullptr) progress->End();
+      return failed(committed.error());
+    }
+    committed_files = result.written;
+    if (last) break;
+    begin = end;
   }
-  for (const auto& dir : plan.empty_dirs) {
-    if (writer.reading().IsDirectory(dir) && writer.reading().explicit_dirs().count(dir)) {
-      continue;
-    }
-    NB_RETURN_IF_ERROR(writer.Mkdir(dir));
-  }
-  NB_RETURN_IF_ERROR(writer.CommitBatch());
+  if (progress != nullptr) progress->End();
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;
 }

@@ -5,10 +5,14 @@
 //              valid hub paths, two sources for one path, a path that would
 //              be both a file and a directory, and writing below a live file.
 //              Symbolic links and special files are left out (listed).
-//   StorePut   ingests the content (encrypted, deduplicated; several threads),
-//              then writes one CREATE_FILE per file whose content changed and
-//              one MKDIR per new empty directory, in one batch. A file that
-//              kept changing while read is not put (listed).
+//   StorePut   ingests the content (encrypted, deduplicated; several threads)
+//              and writes one CREATE_FILE per file whose content changed and
+//              one MKDIR per new empty directory. Files are published in
+//              slices (up to 1,024 files or 64 MiB), blocks before events, so
+//              peers start on the first files while the rest is read; after
+//              an error the slices already published stay (the message says
+//              how many files). A file that kept changing while read is not
+//              put (listed).
 #pragma once
 
 #include <optional>

@@ -3,6 +3,8 @@
 // point in time, mv, find and du.
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 #include "engine/content_out.h"
 #include "engine/files_edit.h"
 #include "engine/files_listing.h"
@@ -226,6 +228,40 @@ TEST_F(EngineFilesTest, MoveFindAndDiskUsage) {
   std::vector<std::string> paths;
   for (const auto& e : listing->entries) paths.push_back(e.path);
   EXPECT_EQ(paths, (std::vector<std::string>{"src/deep", "src/deep/big.bin", "src/empty"}));
+}
+
+// A put publishes its files in slices as it goes: when a source vanishes
+// after the plan, the files of the slices before it are in the hub (and the
+// message says so), and nothing of the failed slice is.
+TEST_F(EngineFilesTest, APutThatFailsHalfWayKeepsTheSlicesItPublished) {
+  fs::path many = temp_ / "many";
+  constexpr int kFiles = 1500;  // more than one slice of 1,024
+  for (int i = 0; i < kFiles; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof(name), "f%04d.txt", i);
+    Write(many / name, "file " + std::to_string(i) + "\n");
+  }
+  FilesSession session = Session();
+  auto plan = PlanPut(session.reading(), {many.string()}, "");
+  ASSERT_TRUE(plan.ok()) << plan.error().message;
+  ASSERT_EQ(plan->files.size(), size_t{kFiles});
+  // The plan's order is the directory's; remove the file planned last.
+  fs::remove(plan->files.back().local);
+
+  auto put = StorePut(session, *plan, nullptr);
+  ASSERT_FALSE(put.ok());
+  EXPECT_NE(put.error().message.find("cannot open " + plan->files.back().local), std::string::npos)
+      << put.error().message;
+  EXPECT_NE(put.error().message.find("1024 of 1500 files were stored before this"),
+            std::string::npos)
+      << put.error().message;
+
+  FilesSession reopened = Session();
+  size_t files = 0;
+  for (const auto& [path, entry] : reopened.reading().files()) files += path.starts_with("many/");
+  EXPECT_EQ(files, 1024u);
+  EXPECT_TRUE(reopened.reading().IsFile(plan->files.front().hub_path));
+  EXPECT_FALSE(reopened.reading().IsFile(plan->files[1024].hub_path));
 }
 
 }  // namespace
