@@ -15,6 +15,7 @@
 #include <thread>
 #include <unordered_set>
 
+#include "base/big_buffer.h"
 #include "base/json_depth.h"
 #include "base/parallel.h"
 #include "crypto/kdf.h"
@@ -346,7 +347,8 @@ struct ChunkJob {
   size_t source = 0;
   int attempt = 0;
   size_t index = 0;
-  Bytes data;
+  BigBuffer buffer;  // from the pool, at least `size` bytes
+  size_t size = 0;   // the chunk is buffer[0, size)
 };
 
 struct ChunkResult {
@@ -394,8 +396,10 @@ class JobQueue {
 // (and page-fault in) a fresh megabyte for every chunk of a big file.
 class BufferPool {
  public:
-  Bytes Take(size_t size) {
-    Bytes buffer;
+  // A buffer of at least `size` bytes. Asked always for the largest chunk
+  // size, any pooled buffer fits.
+  BigBuffer Take(size_t size) {
+    BigBuffer buffer;
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (!free_.empty()) {
@@ -403,10 +407,10 @@ class BufferPool {
         free_.pop_back();
       }
     }
-    buffer.resize(size);
+    buffer.Reserve(size);
     return buffer;
   }
-  void Give(Bytes buffer) {
+  void Give(BigBuffer buffer) {
     std::lock_guard<std::mutex> lock(mu_);
     if (free_.size() < kMaxKept) free_.push_back(std::move(buffer));
   }
@@ -414,7 +418,7 @@ class BufferPool {
  private:
   static constexpr size_t kMaxKept = 16;
   std::mutex mu_;
-  std::vector<Bytes> free_;
+  std::vector<BigBuffer> free_;
 };
 
 // The user's name for a source, for messages.
@@ -554,21 +558,23 @@ Result<std::vector<StoredContent>> Ingestor::IngestChunked(
   // Encrypts one plaintext under the FEK and stages the block if new.
   // Returns its hash; counts new blocks and bytes on `content`.
   auto seal_and_stage = [&](ByteSpan plain, StoredContent* content,
-                            Bytes* scratch) -> Result<crypto::Hash256> {
-    scratch->resize(plain.size() + crypto::kGcmOverhead);
-    crypto::AesGcmEncryptInto(fek_, DeriveIv(fek_, plain), plain, *scratch);
-    crypto::Hash256 hash = crypto::Sha256(*scratch);
+                            BigBuffer* scratch) -> Result<crypto::Hash256> {
+    const size_t sealed_size = plain.size() + crypto::kGcmOverhead;
+    scratch->Reserve(sealed_size);
+    std::span<uint8_t> sealed = scratch->span(sealed_size);
+    crypto::AesGcmEncryptInto(fek_, DeriveIv(fek_, plain), plain, sealed);
+    crypto::Hash256 hash = crypto::Sha256(sealed);
     bool fresh;
     {
       std::lock_guard<std::mutex> lock(results_mu);
       fresh = staged.insert(hash).second;
     }
     if (fresh && !store_.HasBlock(hash)) {
-      NB_ASSIGN_OR_RETURN(bool added, batch.StageBlock(hash, *scratch));
+      NB_ASSIGN_OR_RETURN(bool added, batch.StageBlock(hash, sealed));
       if (added) {
         std::lock_guard<std::mutex> lock(results_mu);
         content->new_blocks += 1;
-        content->new_bytes += scratch->size();
+        content->new_bytes += sealed_size;
       }
     }
     return hash;
@@ -577,12 +583,12 @@ Result<std::vector<StoredContent>> Ingestor::IngestChunked(
   JobQueue queue(threads_ * 2 + 2);
   BufferPool pool;
   auto worker = [&] {
-    Bytes scratch;
+    BigBuffer scratch;
     ChunkJob job;
     while (queue.Pop(&job)) {
-      auto hash = seal_and_stage(job.data, &out[job.source], &scratch);
-      const uint64_t chunk_size = job.data.size();
-      pool.Give(std::move(job.data));
+      auto hash = seal_and_stage(ByteSpan(job.buffer.data(), job.size), &out[job.source], &scratch);
+      const uint64_t chunk_size = job.size;
+      pool.Give(std::move(job.buffer));
       std::lock_guard<std::mutex> lock(results_mu);
       if (!hash.ok()) {
         if (!failure) failure = StoreErrorFor(sources[job.source].path, hash.error());
@@ -603,7 +609,7 @@ Result<std::vector<StoredContent>> Ingestor::IngestChunked(
   // the start only when too little room is left for a whole chunk, so each
   // byte is moved at most about once per four read, not once per chunk.
   const ChunkSizes sizes;
-  Bytes buffer(4 * sizes.max);
+  BigBuffer buffer(4 * sizes.max);
   Bytes recheck_buffer;
   uint64_t bytes_read = 0;
   std::vector<int> final_attempt(sources.size(), 0);
@@ -664,9 +670,9 @@ Result<std::vector<StoredContent>> Ingestor::IngestChunked(
         if (end == begin && index > 0) break;  // nothing left after the last chunk
         ByteSpan window(buffer.data() + begin, end - begin);
         size_t cut = FindChunkEnd(window, eof, sizes);
-        Bytes chunk = pool.Take(cut);
+        BigBuffer chunk = pool.Take(sizes.max);  // any pooled buffer fits any chunk
         std::memcpy(chunk.data(), window.data(), cut);
-        queue.Push(ChunkJob{s, attempt, index++, std::move(chunk)});
+        queue.Push(ChunkJob{s, attempt, index++, std::move(chunk), cut});
         begin += cut;
         if (eof && end == begin) break;
       }
@@ -707,7 +713,7 @@ Result<std::vector<StoredContent>> Ingestor::IngestChunked(
   if (failure) return *failure;
 
   // Single block or manifest, per file.
-  Bytes scratch;
+  BigBuffer scratch;
   for (size_t s = 0; s < sources.size(); ++s) {
     if (out[s].changed_while_reading) continue;
     auto& chunks = results[s];
