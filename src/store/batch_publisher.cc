@@ -64,6 +64,10 @@ Result<bool> BatchPublisher::StageBlock(const Hash256& hash, ByteSpan bytes) {
   return true;
 }
 
+Status BatchPublisher::StageAbsentBlock(const Hash256& hash, ByteSpan bytes) {
+  return Stage(root_->blocks_dir(), hash.Hex() + ".bin", bytes, kBlocks);
+}
+
 Status BatchPublisher::StageEvent(const std::string& channel, const Hash256& hash, ByteSpan bytes) {
   if (!IsHubId(channel)) return MakeError(ErrorCode::kInvalidArgument, "not a hub id: " + channel);
   NB_RETURN_IF_ERROR(EnsureDirectory(root_->channel_dir(channel)));

@@ -1,6 +1,7 @@
 #include "store/file_io.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -10,6 +11,7 @@
 #include <climits>
 #include <cstring>
 #include <ctime>
+#include <mutex>
 
 #include "crypto/random.h"
 #include "crypto/sha256.h"
@@ -148,14 +150,59 @@ const std::string& HostTag() {
   return tag;
 }
 
+namespace {
+
+// What makes this process's temp names unique: its pid and a random base
+// drawn once, plus a counter. Drawing randomness and asking for the pid on
+// every name cost several system calls per file, which showed in puts of
+// many small files. A forked child draws its own before its first name
+// (the fork handler only raises a flag: little is safe to call right after a
+// fork).
+struct TempNonce {
+  std::mutex mu;
+  std::string pid_text;
+  uint64_t base = 0;
+  std::atomic<uint64_t> counter{0};
+  std::atomic<bool> stale{true};
+
+  void Draw() {
+    pid_text = std::to_string(::getpid());
+    std::array<uint8_t, 8> random;
+    crypto::RandomFill(random);
+    base = 0;
+    for (uint8_t byte : random) base = base << 8 | byte;
+    counter.store(0, std::memory_order_relaxed);
+  }
+};
+
+TempNonce& ProcessTempNonce() {
+  static TempNonce* nonce = [] {
+    auto* made = new TempNonce();  // never destroyed: temp files are made until exit
+    ::pthread_atfork(nullptr, nullptr, [] { ProcessTempNonce().stale.store(true); });
+    return made;
+  }();
+  if (nonce->stale.load(std::memory_order_acquire)) {
+    std::lock_guard<std::mutex> lock(nonce->mu);
+    if (nonce->stale.load(std::memory_order_relaxed)) {
+      nonce->Draw();
+      nonce->stale.store(false, std::memory_order_release);
+    }
+  }
+  return *nonce;
+}
+
+}  // namespace
+
 std::string TempNameFor(std::string_view final_name) {
+  TempNonce& process = ProcessTempNonce();
+  const uint64_t n = process.base + process.counter.fetch_add(1, std::memory_order_relaxed);
   std::array<uint8_t, 8> nonce;
-  crypto::RandomFill(nonce);
+  for (size_t i = 0; i < nonce.size(); ++i) nonce[i] = static_cast<uint8_t>(n >> (56 - 8 * i));
   // Prefix, tag, pid and nonce take under 50 bytes; the final name is only a
   // hint for people, so a long one is shortened to stay under NAME_MAX.
   std::string_view hint = final_name.substr(0, 160);
-  return std::string(kTempPrefix) + HostTag() + "-" + std::to_string(::getpid()) + "-" +
-         HexEncode(nonce) + "-" + std::string(hint);
+  return std::string(kTempPrefix) + HostTag() + "-" + process.pid_text + "-" + HexEncode(nonce) +
+         "-" + std::string(hint);
 }
 
 bool IsThisHostsTempName(std::string_view name) {

@@ -570,12 +570,10 @@ Result<std::vector<StoredContent>> Ingestor::IngestChunked(
       fresh = staged.insert(hash).second;
     }
     if (fresh && !store_.HasBlock(hash)) {
-      NB_ASSIGN_OR_RETURN(bool added, batch.StageBlock(hash, sealed));
-      if (added) {
-        std::lock_guard<std::mutex> lock(results_mu);
-        content->new_blocks += 1;
-        content->new_bytes += sealed_size;
-      }
+      NB_RETURN_IF_ERROR(batch.StageAbsentBlock(hash, sealed));
+      std::lock_guard<std::mutex> lock(results_mu);
+      content->new_blocks += 1;
+      content->new_bytes += sealed_size;
     }
     return hash;
   };
@@ -637,7 +635,10 @@ Result<std::vector<StoredContent>> Ingestor::IngestChunked(
       }
       const bool racy = before && IsRacy(*before);
       crypto::Sha256Stream plain_hash;  // of what this attempt read (racy files only)
-      if (raw_fd > 2) ::posix_fadvise(raw_fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+      // Read-ahead hint: worth its system call only for files of some size.
+      if (raw_fd > 2 && (!before || before->size >= kStreamBuffer)) {
+        ::posix_fadvise(raw_fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+      }
       size_t begin = 0;  // window = buffer[begin, end): read, not yet cut
       size_t end = 0;
       size_t index = 0;
@@ -653,14 +654,20 @@ Result<std::vector<StoredContent>> Ingestor::IngestChunked(
           // At most one chunk's worth per read: enough to keep the window
           // ahead of the cutting, and a change to the file between reads is
           // seen at the granularity the retry logic expects.
-          const size_t room = std::min(buffer.size() - end, sizes.max);
-          auto n = ReadUpTo(fd.get(), buffer.data() + end, room, path);
+          size_t room = std::min(buffer.size() - end, sizes.max);
+          // A regular file is read up to the size it had when opened, and
+          // no further read looks for its end: if it grew meanwhile, its
+          // stamp changed and it is read again below.
+          const bool sized = before.has_value();
+          if (sized) room = std::min<uint64_t>(room, before->size - attempt_bytes);
+          auto n = room == 0 ? Result<size_t>(size_t{0})
+                             : ReadUpTo(fd.get(), buffer.data() + end, room, path);
           if (!n.ok()) {
             read_failure = n.error();
             break;
           }
           if (racy) plain_hash.Update(ByteSpan(buffer.data() + end, *n));
-          eof = *n < room;
+          eof = *n < room || (sized && attempt_bytes + *n == before->size);
           end += *n;
           attempt_bytes += *n;
           bytes_read += *n;
