@@ -1,8 +1,12 @@
 #include "engine/put.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -27,20 +31,26 @@ Status PlanTree(const fs::path& root, const std::string& hub_root, PutPlan& plan
     if (ec) return MakeError(ErrorCode::kIo, "cannot read " + root.string() + ": " + ec.message());
     fs::path rel = it->path().lexically_relative(root);
     std::string hub_path = JoinHubPath(hub_root, rel.generic_string());
-    auto status = it->symlink_status(ec);
-    if (fs::is_symlink(status)) {
+    // One lstat gives both the kind and the size.
+    struct stat st;
+    if (::lstat(it->path().c_str(), &st) != 0) {
+      if (errno == ENOENT) continue;  // removed since the directory was read
+      return MakeError(ErrorCode::kIo,
+                       "cannot read " + it->path().string() + ": " + std::strerror(errno));
+    }
+    if (S_ISLNK(st.st_mode)) {
       plan.skipped.push_back(it->path().string() + " (symbolic link)");
       continue;
     }
-    if (fs::is_directory(status)) {
+    if (S_ISDIR(st.st_mode)) {
       dirs.push_back(hub_path);
       continue;
     }
-    if (!fs::is_regular_file(status)) {
+    if (!S_ISREG(st.st_mode)) {
       plan.skipped.push_back(it->path().string() + " (not a regular file)");
       continue;
     }
-    uint64_t size = it->file_size(ec);
+    uint64_t size = static_cast<uint64_t>(st.st_size);
     plan.files.push_back(PutItem{it->path().string(), hub_path, size});
     plan.total_bytes += size;
     for (size_t slash = hub_path.rfind('/'); slash != std::string::npos;

@@ -70,7 +70,17 @@ Status BatchPublisher::StageAbsentBlock(const Hash256& hash, ByteSpan bytes) {
 
 Status BatchPublisher::StageEvent(const std::string& channel, const Hash256& hash, ByteSpan bytes) {
   if (!IsHubId(channel)) return MakeError(ErrorCode::kInvalidArgument, "not a hub id: " + channel);
-  NB_RETURN_IF_ERROR(EnsureDirectory(root_->channel_dir(channel)));
+  // Once per channel and batch, not once per event.
+  bool made;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    made = channels_made_.count(channel) > 0;
+  }
+  if (!made) {
+    NB_RETURN_IF_ERROR(EnsureDirectory(root_->channel_dir(channel)));
+    std::lock_guard<std::mutex> lock(mu_);
+    channels_made_.insert(channel);
+  }
   return Stage(root_->channel_dir(channel), hash.Hex() + ".bin", bytes, kEvents);
 }
 

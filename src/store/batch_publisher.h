@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -90,6 +91,7 @@ class BatchPublisher {
   StorageRoot* root_;
   mutable std::mutex mu_;
   std::mutex create_mu_;
+  std::set<std::string> channels_made_;  // channel directories already ensured (under mu_)
   std::vector<Staged> staged_;
   uint64_t staged_bytes_ = 0;
 };
