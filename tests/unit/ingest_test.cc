@@ -246,6 +246,38 @@ TEST_F(IngestTest, SingleBlockIngestRereadsASourceThatChangesWhileRead) {
   EXPECT_EQ(TempFiles(), 0u);
 }
 
+// Small files travel to the workers packed together, big chunks alone, in
+// any mix; a source that changes in the middle of a pack is read again
+// without mixing up its neighbours' chunks.
+TEST_F(IngestTest, SmallAndBigSourcesMixedComeBackExactly) {
+  std::vector<fs::path> files;
+  std::vector<Bytes> contents;
+  for (int i = 0; i < 300; ++i) {
+    // Mostly tiny, every 50th large enough to be chunked, one empty.
+    size_t size = i == 7 ? 0 : (i % 50 == 49 ? 3'000'000 : 100 + static_cast<size_t>(i) * 37);
+    contents.push_back(Random(size, 100 + static_cast<uint64_t>(i)));
+    files.push_back(dir_ / ("f" + std::to_string(i)));
+    WriteFile(files.back(), contents.back());
+  }
+  bool changed = false;
+  auto stored = Ingest(files, ContentLayout::kChunked, [&](size_t source, int attempt, uint64_t) {
+    if (source == 150 && attempt == 0 && !changed) {
+      changed = true;
+      contents[150] = Random(5000, 999);
+      WriteFile(files[150], contents[150]);
+    }
+  });
+  ASSERT_TRUE(stored.ok()) << stored.error().message;
+  ASSERT_TRUE(changed);
+  for (size_t i = 0; i < files.size(); ++i) {
+    SCOPED_TRACE("file " + std::to_string(i));
+    ASSERT_FALSE((*stored)[i].changed_while_reading);
+    EXPECT_EQ((*stored)[i].size, contents[i].size());
+    EXPECT_TRUE(ReadBack((*stored)[i]) == contents[i]);
+  }
+  EXPECT_EQ(TempFiles(), 0u);
+}
+
 TEST_F(IngestTest, ASourceThatNeverHoldsStillIsReportedNotRecorded) {
   for (auto layout : {ContentLayout::kChunked, ContentLayout::kSingleBlock}) {
     fs::path file = dir_ / "log.txt", other = dir_ / "other.txt";

@@ -343,13 +343,23 @@ Result<std::vector<StoredContent>> Ingestor::IngestAll(
 
 namespace {
 
+// Chunks handed to a worker together: one big chunk, or many small ones
+// (small files) packed into one buffer, so a tree of small files costs one
+// queue hand-off per batch instead of one per file.
 struct ChunkJob {
-  size_t source = 0;
-  int attempt = 0;
-  size_t index = 0;
-  BigBuffer buffer;  // from the pool, at least `size` bytes
-  size_t size = 0;   // the chunk is buffer[0, size)
+  struct Piece {
+    size_t source = 0;
+    int attempt = 0;
+    size_t index = 0;
+    size_t offset = 0;  // the chunk is buffer[offset, offset + size)
+    size_t size = 0;
+  };
+  BigBuffer buffer;  // from the pool
+  size_t used = 0;
+  std::vector<Piece> pieces;
 };
+constexpr size_t kMaxPiecesPerJob = 64;
+constexpr size_t kSendAlone = 1u << 20;  // a chunk this big goes to a worker at once
 
 struct ChunkResult {
   crypto::Hash256 hash;
@@ -584,19 +594,22 @@ Result<std::vector<StoredContent>> Ingestor::IngestChunked(
     BigBuffer scratch;
     ChunkJob job;
     while (queue.Pop(&job)) {
-      auto hash = seal_and_stage(ByteSpan(job.buffer.data(), job.size), &out[job.source], &scratch);
-      const uint64_t chunk_size = job.size;
-      pool.Give(std::move(job.buffer));
-      std::lock_guard<std::mutex> lock(results_mu);
-      if (!hash.ok()) {
-        if (!failure) failure = StoreErrorFor(sources[job.source].path, hash.error());
-        continue;
+      for (const ChunkJob::Piece& piece : job.pieces) {
+        auto hash = seal_and_stage(ByteSpan(job.buffer.data() + piece.offset, piece.size),
+                                   &out[piece.source], &scratch);
+        std::lock_guard<std::mutex> lock(results_mu);
+        if (!hash.ok()) {
+          if (!failure) failure = StoreErrorFor(sources[piece.source].path, hash.error());
+          continue;
+        }
+        auto& slots = results[piece.source];
+        if (slots.size() <= piece.index) slots.resize(piece.index + 1);
+        // A later read of a source that changed owns the slot.
+        if (slots[piece.index].attempt > piece.attempt) continue;
+        slots[piece.index] = ChunkResult{*hash, piece.size, piece.attempt};
       }
-      auto& slots = results[job.source];
-      if (slots.size() <= job.index) slots.resize(job.index + 1);
-      // A later read of a source that changed owns the slot.
-      if (slots[job.index].attempt > job.attempt) continue;
-      slots[job.index] = ChunkResult{*hash, chunk_size, job.attempt};
+      pool.Give(std::move(job.buffer));
+      job.pieces.clear();
     }
   };
   std::vector<std::thread> workers;
@@ -607,6 +620,12 @@ Result<std::vector<StoredContent>> Ingestor::IngestChunked(
   // the start only when too little room is left for a whole chunk, so each
   // byte is moved at most about once per four read, not once per chunk.
   const ChunkSizes sizes;
+  ChunkJob pending;  // chunks cut but not yet handed to a worker
+  auto send_pending = [&] {
+    if (pending.pieces.empty()) return;
+    queue.Push(std::move(pending));
+    pending = ChunkJob{};
+  };
   BigBuffer buffer(4 * sizes.max);
   Bytes recheck_buffer;
   uint64_t bytes_read = 0;
@@ -677,9 +696,12 @@ Result<std::vector<StoredContent>> Ingestor::IngestChunked(
         if (end == begin && index > 0) break;  // nothing left after the last chunk
         ByteSpan window(buffer.data() + begin, end - begin);
         size_t cut = FindChunkEnd(window, eof, sizes);
-        BigBuffer chunk = pool.Take(sizes.max);  // any pooled buffer fits any chunk
-        std::memcpy(chunk.data(), window.data(), cut);
-        queue.Push(ChunkJob{s, attempt, index++, std::move(chunk), cut});
+        if (pending.used + cut > sizes.max) send_pending();
+        if (pending.buffer.size() == 0) pending.buffer = pool.Take(sizes.max);
+        std::memcpy(pending.buffer.data() + pending.used, window.data(), cut);
+        pending.pieces.push_back(ChunkJob::Piece{s, attempt, index++, pending.used, cut});
+        pending.used += cut;
+        if (cut >= kSendAlone || pending.pieces.size() >= kMaxPiecesPerJob) send_pending();
         begin += cut;
         if (eof && end == begin) break;
       }
@@ -714,6 +736,7 @@ Result<std::vector<StoredContent>> Ingestor::IngestChunked(
       }
     }
   }
+  send_pending();
   queue.Close();
   for (auto& t : workers) t.join();
   if (read_failure) return *read_failure;
