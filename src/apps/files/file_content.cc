@@ -402,9 +402,11 @@ class JobQueue {
   bool closed_ = false;
 };
 
+}  // namespace
+
 // Chunk buffers go back here once sealed, so the reader does not allocate
 // (and page-fault in) a fresh megabyte for every chunk of a big file.
-class BufferPool {
+class IngestBufferPool {
  public:
   // A buffer of at least `size` bytes. Asked always for the largest chunk
   // size, any pooled buffer fits.
@@ -430,6 +432,17 @@ class BufferPool {
   std::mutex mu_;
   std::vector<BigBuffer> free_;
 };
+
+struct Ingestor::Buffers {
+  IngestBufferPool pool;
+  BigBuffer window;
+  std::vector<BigBuffer> scratch;  // one per worker
+  BigBuffer manifest_scratch;
+};
+
+Ingestor::~Ingestor() = default;
+
+namespace {
 
 // The user's name for a source, for messages.
 std::string SourceName(const std::string& path) {
@@ -589,9 +602,11 @@ Result<std::vector<StoredContent>> Ingestor::IngestChunked(
   };
 
   JobQueue queue(threads_ * 2 + 2);
-  BufferPool pool;
-  auto worker = [&] {
-    BigBuffer scratch;
+  if (!buffers_) buffers_ = std::make_unique<Buffers>();
+  IngestBufferPool& pool = buffers_->pool;
+  buffers_->scratch.resize(threads_);
+  auto worker = [&](unsigned t) {
+    BigBuffer& scratch = buffers_->scratch[t];
     ChunkJob job;
     while (queue.Pop(&job)) {
       for (const ChunkJob::Piece& piece : job.pieces) {
@@ -613,7 +628,7 @@ Result<std::vector<StoredContent>> Ingestor::IngestChunked(
     }
   };
   std::vector<std::thread> workers;
-  for (unsigned t = 0; t < threads_; ++t) workers.emplace_back(worker);
+  for (unsigned t = 0; t < threads_; ++t) workers.emplace_back(worker, t);
 
   // The calling thread reads and cuts chunks. It reads into a window several
   // chunks wide and cuts chunks off its front; the unread tail moves back to
@@ -626,7 +641,8 @@ Result<std::vector<StoredContent>> Ingestor::IngestChunked(
     queue.Push(std::move(pending));
     pending = ChunkJob{};
   };
-  BigBuffer buffer(4 * sizes.max);
+  BigBuffer& buffer = buffers_->window;
+  buffer.Reserve(4 * sizes.max);
   Bytes recheck_buffer;
   uint64_t bytes_read = 0;
   std::vector<int> final_attempt(sources.size(), 0);
@@ -743,7 +759,7 @@ Result<std::vector<StoredContent>> Ingestor::IngestChunked(
   if (failure) return *failure;
 
   // Single block or manifest, per file.
-  BigBuffer scratch;
+  BigBuffer& scratch = buffers_->manifest_scratch;
   for (size_t s = 0; s < sources.size(); ++s) {
     if (out[s].changed_while_reading) continue;
     auto& chunks = results[s];

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -106,6 +107,9 @@ class Ingestor {
 
   Ingestor(store::Store& store, const crypto::SymmetricKey& hub_key, unsigned threads = 0,
            ContentLayout layout = ContentLayout::kChunked);
+  ~Ingestor();
+  Ingestor(const Ingestor&) = delete;
+  Ingestor& operator=(const Ingestor&) = delete;
 
   // `progress` gets the cumulative plaintext bytes read (calling thread).
   // Errors (a source that cannot be opened, a store that cannot be written)
@@ -124,6 +128,11 @@ class Ingestor {
                                                    const std::function<void(uint64_t)>& progress);
   Result<std::vector<StoredContent>> IngestSingleBlocks(
       const std::vector<Source>& sources, const std::function<void(uint64_t)>& progress);
+
+  // Buffers kept from one IngestAll to the next (a put calls it once per
+  // slice): big buffers are costly to fault in again.
+  struct Buffers;
+  std::unique_ptr<Buffers> buffers_;
 
   store::Store& store_;
   crypto::SymmetricKey fek_;
