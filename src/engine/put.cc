@@ -14,12 +14,24 @@
 #include "apps/canonical_json.h"
 #include "apps/files/file_content.h"
 #include "engine/hub_paths.h"
+#include "engine/put_cache.h"
 
 namespace nb::engine {
 namespace {
 
 using apps::files::FilesReading;
 namespace fs = std::filesystem;
+
+apps::files::FileStamp StampOf(const struct stat& st) {
+  apps::files::FileStamp stamp;
+  stamp.regular = S_ISREG(st.st_mode);
+  stamp.dev = st.st_dev;
+  stamp.ino = st.st_ino;
+  stamp.size = static_cast<uint64_t>(st.st_size);
+  stamp.mtime_ns = int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec;
+  stamp.ctime_ns = int64_t{st.st_ctim.tv_sec} * 1'000'000'000 + st.st_ctim.tv_nsec;
+  return stamp;
+}
 
 Status PlanTree(const fs::path& root, const std::string& hub_root, PutPlan& plan) {
   std::error_code ec;
@@ -51,7 +63,7 @@ Status PlanTree(const fs::path& root, const std::string& hub_root, PutPlan& plan
       continue;
     }
     uint64_t size = static_cast<uint64_t>(st.st_size);
-    plan.files.push_back(PutItem{it->path().string(), hub_path, size});
+    plan.files.push_back(PutItem{it->path().string(), hub_path, size, StampOf(st)});
     plan.total_bytes += size;
     for (size_t slash = hub_path.rfind('/'); slash != std::string::npos;
          slash = hub_path.rfind('/', slash - 1)) {
@@ -164,8 +176,12 @@ Result<PutPlan> PlanPut(const FilesReading& reading, const std::vector<std::stri
       NB_RETURN_IF_ERROR(PlanTree(source, hub_root, plan));
     } else if (fs::is_regular_file(status)) {
       std::string hub_path = to_is_dir ? JoinHubPath(to, name) : to;
-      uint64_t size = fs::file_size(source, ec);
-      plan.files.push_back(PutItem{source, hub_path, size});
+      struct stat st;
+      if (::stat(source.c_str(), &st) != 0) {
+        return MakeError(ErrorCode::kIo, "cannot read " + source + ": " + std::strerror(errno));
+      }
+      uint64_t size = static_cast<uint64_t>(st.st_size);
+      plan.files.push_back(PutItem{source, hub_path, size, StampOf(st)});
       plan.total_bytes += size;
     } else {
       return MakeError(ErrorCode::kInvalidArgument, source + " is not a regular file");
@@ -230,6 +246,35 @@ Result<PutResult> StorePut(FilesSession& session, const PutPlan& plan, ProgressO
                                      : apps::files::ContentLayout::kChunked);
   const auto& hub_key = session.hub->keys().symmetric_key();
   crypto::SymmetricKey fek = apps::files::DedupFileKey(hub_key);
+  const auto layout = session.settings.reference_compatible
+                          ? apps::files::ContentLayout::kSingleBlock
+                          : apps::files::ContentLayout::kChunked;
+  PutCache cache =
+      PutCache::Load(PutCachePath(session.hub->store().primary().state_dir(), session.hub->id()),
+                     session.hub->id(), layout);
+  std::error_code cwd_error;
+  const fs::path cwd = fs::current_path(cwd_error);
+  // The cache's key: the file's absolute path (no system call per file).
+  auto cache_key = [&](const PutItem& item) -> std::string {
+    if (item.local == "-" || !item.stamp || !item.stamp->regular) return {};
+    fs::path local(item.local);
+    if (local.is_relative()) {
+      if (cwd_error) return {};
+      local = cwd / local;
+    }
+    return local.lexically_normal().string();
+  };
+  // A file the cache remembers with this very stamp, whose remembered
+  // content is what the hub's live file there already is, is unchanged
+  // without being read.
+  auto known_unchanged = [&](const PutItem& item, const std::string& key) {
+    if (key.empty()) return false;
+    auto ref = cache.Find(key, *item.stamp);
+    if (!ref) return false;
+    auto existing = writer.reading().files().find(item.hub_path);
+    return existing != writer.reading().files().end() && existing->second.content == *ref &&
+           writer.reading().ConflictingEvents(item.hub_path).empty();
+  };
   PutResult result;
   uint64_t bytes_before_slice = 0;
   size_t committed_files = 0;
@@ -243,9 +288,15 @@ Result<PutResult> StorePut(FilesSession& session, const PutPlan& plan, ProgressO
   for (size_t begin = 0; begin < plan.files.size() || begin == 0;) {
     const size_t end = SliceEnd(plan, begin);
     std::vector<apps::files::Ingestor::Source> ingest_sources;
+    std::vector<std::string> keys(end - begin);
+    std::vector<std::optional<size_t>> ingested_as(end - begin);  // nullopt: known unchanged
     uint64_t slice_bytes = 0;
     for (size_t i = begin; i < end; ++i) {
-      ingest_sources.push_back(apps::files::Ingestor::Source{plan.files[i].local});
+      keys[i - begin] = cache_key(plan.files[i]);
+      if (!known_unchanged(plan.files[i], keys[i - begin])) {
+        ingested_as[i - begin] = ingest_sources.size();
+        ingest_sources.push_back(apps::files::Ingestor::Source{plan.files[i].local});
+      }
       slice_bytes += plan.files[i].size;
     }
     auto stored = ingestor.IngestAll(ingest_sources, [&](uint64_t bytes) {
@@ -260,7 +311,17 @@ Result<PutResult> StorePut(FilesSession& session, const PutPlan& plan, ProgressO
     writer.BeginBatch();
     for (size_t i = begin; i < end; ++i) {
       const auto& item = plan.files[i];
-      const auto& content = (*stored)[i - begin];
+      if (!ingested_as[i - begin]) {
+        result.bytes += item.size;
+        ++result.unchanged;
+        ++result.unchanged_unread;
+        result.files.push_back(PutFile{item.hub_path, item.size, true, std::nullopt});
+        continue;
+      }
+      const auto& content = (*stored)[*ingested_as[i - begin]];
+      if (content.settled_stamp && !keys[i - begin].empty()) {
+        cache.Remember(keys[i - begin], *content.settled_stamp, content.ref);
+      }
       result.new_blocks += content.new_blocks;
       result.new_bytes += content.new_bytes;
       if (content.changed_while_reading) {
@@ -310,6 +371,9 @@ Result<PutResult> StorePut(FilesSession& session, const PutPlan& plan, ProgressO
     begin = end;
   }
   if (progress != nullptr) progress->End();
+  // Derived state: a cache that cannot be written only makes the next put
+  // read everything again; this put has succeeded.
+  (void)cache.Save();
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;
 }

@@ -12,13 +12,15 @@
 //              peers start on the first files while the rest is read; after
 //              an error the slices already published stay (the message says
 //              how many files). A file that kept changing while read is not
-//              put (listed).
+//              put (listed). A file whose stamp the put cache remembers with
+//              the content the hub already has there is not read at all.
 #pragma once
 
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "apps/files/file_content.h"
 #include "crypto/sha256.h"
 #include "engine/files_session.h"
 #include "engine/progress.h"
@@ -29,6 +31,7 @@ struct PutItem {
   std::string local;  // "-" for standard input
   std::string hub_path;
   uint64_t size = 0;
+  std::optional<apps::files::FileStamp> stamp;  // as planned (regular files)
 };
 
 struct PutPlan {
@@ -57,8 +60,9 @@ struct PutResult {
   std::vector<std::string> changed_while_reading;  // local paths not put
   size_t written = 0;
   size_t unchanged = 0;
-  uint64_t bytes = 0;       // content bytes of the files put or unchanged
-  uint64_t new_blocks = 0;  // blocks the store did not have
+  size_t unchanged_unread = 0;  // of those, known from the put cache (put_cache.h) without reading
+  uint64_t bytes = 0;           // content bytes of the files put or unchanged
+  uint64_t new_blocks = 0;      // blocks the store did not have
   uint64_t new_bytes = 0;
   double seconds = 0;  // ingest and commit
 };

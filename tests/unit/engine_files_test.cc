@@ -3,12 +3,18 @@
 // point in time, mv, find and du.
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <chrono>
 #include <cstdio>
+#include <thread>
 
 #include "engine/content_out.h"
 #include "engine/files_edit.h"
 #include "engine/files_listing.h"
 #include "engine/put.h"
+#include "engine/put_cache.h"
 #include "engine_test_support.h"
 
 namespace nb::engine::testing {
@@ -262,6 +268,84 @@ TEST_F(EngineFilesTest, APutThatFailsHalfWayKeepsTheSlicesItPublished) {
   EXPECT_EQ(files, 1024u);
   EXPECT_TRUE(reopened.reading().IsFile(plan->files.front().hub_path));
   EXPECT_FALSE(reopened.reading().IsFile(plan->files[1024].hub_path));
+}
+
+// The put cache (engine/put_cache.h): a tree put again is recognised as
+// unchanged without reading its files; a file rewritten in place, even with
+// its old modification time put back, is read again; a damaged cache only
+// costs a full read; a hub file that changed since is put again.
+class EnginePutCacheTest : public EngineFilesTest {
+ protected:
+  void SetUp() override {
+    EngineFilesTest::SetUp();
+    tree_ = temp_ / "tree";
+    for (int i = 0; i < 3; ++i) {
+      Write(tree_ / ("f" + std::to_string(i) + ".txt"), RandomText(1000, 50 + i));
+    }
+    // Files modified in the last two seconds are never remembered (a write
+    // in the same clock tick could leave the stamp as it was).
+    std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+  }
+  fs::path CacheFile() { return PutCachePath(hub_->store().primary().state_dir(), hub_->id()); }
+  fs::path tree_;
+};
+
+TEST_F(EnginePutCacheTest, ATreePutAgainIsNotReadAgain) {
+  PutResult first = PutTree({tree_.string()}, "");
+  EXPECT_EQ(first.written, 3u);
+  EXPECT_EQ(first.unchanged_unread, 0u);
+  ASSERT_TRUE(fs::exists(CacheFile()));
+  EXPECT_EQ(fs::status(CacheFile()).permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
+
+  PutResult again = PutTree({tree_.string()}, "");
+  EXPECT_EQ(again.written, 0u);
+  EXPECT_EQ(again.unchanged, 3u);
+  EXPECT_EQ(again.unchanged_unread, 3u);
+
+  // Same size, other bytes, and the old modification time put back: only
+  // the change time tells, and it must.
+  fs::path changed = tree_ / "f1.txt";
+  struct stat before;
+  ASSERT_EQ(::stat(changed.c_str(), &before), 0);
+  Write(changed, RandomText(1000, 99));
+  const timespec times[2] = {before.st_atim, before.st_mtim};
+  ASSERT_EQ(::utimensat(AT_FDCWD, changed.c_str(), times, 0), 0);
+  PutResult third = PutTree({tree_.string()}, "");
+  EXPECT_EQ(third.written, 1u);
+  EXPECT_EQ(third.unchanged_unread, 2u);
+  FilesSession session = Session();
+  fs::path out = temp_ / "out.txt";
+  auto got = GetFile(session, GetOptions{"tree/f1.txt", out.string(), "", false}, nullptr);
+  ASSERT_TRUE(got.ok()) << got.error().message;
+  EXPECT_EQ(Read(out), RandomText(1000, 99));
+}
+
+TEST_F(EnginePutCacheTest, ADamagedCacheOnlyCostsAFullRead) {
+  PutTree({tree_.string()}, "");
+  {
+    std::fstream f(CacheFile(), std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(40);
+    f.put('\x7f');
+  }
+  PutResult again = PutTree({tree_.string()}, "");
+  EXPECT_EQ(again.unchanged, 3u);
+  EXPECT_EQ(again.unchanged_unread, 0u);
+  // Rewritten whole by that put.
+  EXPECT_EQ(PutTree({tree_.string()}, "").unchanged_unread, 3u);
+}
+
+TEST_F(EnginePutCacheTest, AHubFileChangedSinceIsPutAgain) {
+  PutTree({tree_.string()}, "");
+  {
+    FilesSession session = Session();
+    ASSERT_TRUE(RemovePaths(session, {"tree/f2.txt"}, false).ok());
+  }
+  PutResult again = PutTree({tree_.string()}, "");
+  EXPECT_EQ(again.written, 1u);
+  EXPECT_EQ(again.unchanged_unread, 2u);
+  FilesSession session = Session();
+  EXPECT_TRUE(session.reading().IsFile("tree/f2.txt"));
 }
 
 }  // namespace

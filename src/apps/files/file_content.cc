@@ -465,16 +465,7 @@ Result<size_t> ReadUpTo(int fd, uint8_t* buffer, size_t size, const std::string&
   return done;
 }
 
-// What says a source is still the file we began reading.
-struct SourceStamp {
-  bool regular = false;
-  uint64_t dev = 0;
-  uint64_t ino = 0;
-  uint64_t size = 0;
-  int64_t mtime_ns = 0;
-  int64_t ctime_ns = 0;
-  bool operator==(const SourceStamp&) const = default;
-};
+using SourceStamp = FileStamp;
 
 int64_t Nanoseconds(const timespec& t) { return int64_t{t.tv_sec} * 1'000'000'000 + t.tv_nsec; }
 
@@ -744,7 +735,10 @@ Result<std::vector<StoredContent>> Ingestor::IngestChunked(
         changed = *again != plain_hash.Finish() || again_size != attempt_bytes || !last.ok() ||
                   !(*last == *before);
       }
-      if (!changed) break;
+      if (!changed) {
+        if (!racy) out[s].settled_stamp = *before;
+        break;
+      }
       bytes_read -= attempt_bytes;
       if (attempt + 1 >= kReadAttempts) {
         out[s].changed_while_reading = true;

@@ -15,6 +15,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,19 @@
 
 namespace nb::apps::files {
 
+// What says a local file is still the one that was read: device, inode,
+// size, modification and change times (the change time moves on every
+// write, even one that puts the old modification time back).
+struct FileStamp {
+  bool regular = false;
+  uint64_t dev = 0;
+  uint64_t ino = 0;
+  uint64_t size = 0;
+  int64_t mtime_ns = 0;
+  int64_t ctime_ns = 0;
+  bool operator==(const FileStamp&) const = default;
+};
+
 struct StoredContent {
   ContentRef ref;
   uint64_t size = 0;        // plaintext bytes
@@ -33,6 +47,10 @@ struct StoredContent {
   // The source kept changing while it was read (Ingestor::kReadAttempts
   // tries): `ref` and `size` mean nothing, nothing may be recorded for it.
   bool changed_while_reading = false;
+  // Set when the source is a regular file that held still while read and
+  // had not been modified in the moments before (so a later file with this
+  // very stamp has this very content): what a put may remember about it.
+  std::optional<FileStamp> settled_stamp;
 };
 
 crypto::SymmetricKey DedupFileKey(const crypto::SymmetricKey& hub_key);
