@@ -307,6 +307,7 @@ Result<PutResult> StorePut(FilesSession& session, const PutPlan& plan, ProgressO
       return failed(stored.error());
     }
     bytes_before_slice += slice_bytes;
+    if (progress != nullptr) progress->SetBytes(bytes_before_slice);  // files not read count too
 
     writer.BeginBatch();
     for (size_t i = begin; i < end; ++i) {
