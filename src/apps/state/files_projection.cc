@@ -227,16 +227,19 @@ Result<FilesReading> LoadFilesReading(EventIndex& index, const FilesProjectionOp
     }
     out.resumed_at = from;
     out.folded = n - from;
-    // Nothing changed: nothing to write.
-    if (from == n && same == n && stored.order.size() == n) {
-      out.mark = FilesProjectionMark{true, stored.generation, n};
+    // Nothing changed, or only a short tail appended after the stored
+    // state: nothing to write (the next load folds the tail again).
+    if (from == same && same == stored.order.size() && !out.state_rejected &&
+        n - from <= options.tail_folded_on_load) {
+      out.mark = FilesProjectionMark{true, stored.generation, from};
       return reading;
     }
     if (n > 0) checkpoints.emplace_back(n, reading->SaveState());
     // The reading is right whatever happens here; a state that cannot be
     // saved (a read-only or busy database) is only rebuilt next time.
-    auto written = WriteBack(db, hub, stored, ordered, same, checkpoints,
-                             FilesProjectionOptions{interval, options.checkpoints_kept});
+    auto written = WriteBack(
+        db, hub, stored, ordered, same, checkpoints,
+        FilesProjectionOptions{interval, options.checkpoints_kept, options.tail_folded_on_load});
     if (written.ok() && *written) out.mark = FilesProjectionMark{true, stored.generation + 1, n};
     return reading;
   }
@@ -245,7 +248,7 @@ Result<FilesReading> LoadFilesReading(EventIndex& index, const FilesProjectionOp
 Status SaveFilesReading(EventIndex& index, const files::FilesReading& reading,
                         FilesProjectionMark& mark, const FilesProjectionOptions& options) {
   const size_t n = reading.size();
-  if (!mark.valid || n <= mark.positions) return Status::Ok();
+  if (!mark.valid || n <= mark.positions + options.tail_folded_on_load) return Status::Ok();
   StateDb& db = *index.db();
   const std::string& hub = index.hub_id();
   const auto interval = static_cast<int64_t>(std::max<size_t>(options.checkpoint_interval, 1));

@@ -20,6 +20,11 @@ inline constexpr size_t kFilesCheckpointInterval = 4096;
 struct FilesProjectionOptions {
   size_t checkpoint_interval = kFilesCheckpointInterval;
   size_t checkpoints_kept = 4;  // the latest ones; older ones are dropped
+  // A stored state followed by at most this many events appended at the
+  // end of the order is left as it is: each load folds them again (a
+  // lookup each), which costs less than storing the whole state (a few
+  // bytes per file of the hub) after every small write.
+  size_t tail_folded_on_load = 64;
 };
 
 // Where the stored projection stands after a load: the generation it was
