@@ -125,7 +125,7 @@ Result<Hash256> FilesWriter::Append(const std::string& payload, const std::vecto
   const int64_t timestamp = decoded->timestamp;
   const bool is_files = decoded->files.has_value();
   reading_.AppendLocal(std::move(*decoded));
-  if (index_ && mark_.valid) {
+  if (index_) {
     state::EventIndex::Appended appended{event.hash, std::move(event.envelope.block_refs), payload,
                                          std::nullopt};
     if (is_files) appended.files_timestamp = timestamp;
@@ -164,7 +164,7 @@ Result<size_t> FilesWriter::CommitBatch() {
     unsaved_ = false;
     return committed;
   }
-  if (index_ && mark_.valid) RecordAppended(staged);
+  if (index_) RecordAppended(staged);
   return committed;
 }
 
