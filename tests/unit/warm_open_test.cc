@@ -8,10 +8,12 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include "apps/files/content_check.h"
 #include "apps/files/files_writer.h"
 #include "apps/files/reference_sharing.h"
 #include "apps/hub_timeline.h"
 #include "apps/state/files_projection.h"
+#include "crypto/aead.h"
 #include "store/channel_dir.h"
 #include "testing/test_support.h"
 
@@ -224,6 +226,22 @@ TEST_F(WarmOpen, TheReferenceSearchMovesPastTheWritersOwnBlocks) {
   auto writer = FilesWriter::Load(*hub_);
   ASSERT_TRUE(writer.ok());
   EXPECT_TRUE(files::SharedWithReferenceNotice(*hub_, (*writer)->reading(), {}));
+}
+
+TEST_F(WarmOpen, ASingleBlockIsPresentWithItsSizeOrMissingWhenNotARegularFile) {
+  // `ls` learns presence and size with one stat per file.
+  ContentRef ref = Block(100 + crypto::kGcmOverhead, 4);
+  auto present = files::CheckContentPresence(*store_, Keys().symmetric_key(), ref, {});
+  EXPECT_TRUE(present.complete());
+  EXPECT_TRUE(present.size_known);
+  EXPECT_EQ(present.size, 100u);
+  fs::path block = store_->primary().block_path(ref.hash);
+  fs::remove(block);
+  auto gone = files::CheckContentPresence(*store_, Keys().symmetric_key(), ref, {});
+  EXPECT_EQ(gone.missing, 1u);
+  fs::create_directories(block);  // a directory under the block's name is no block
+  auto not_a_file = files::CheckContentPresence(*store_, Keys().symmetric_key(), ref, {});
+  EXPECT_EQ(not_a_file.missing, 1u);
 }
 
 TEST(ChannelDirTest, ListsAndStatsWellNamedRegularFilesOnly) {
