@@ -99,6 +99,14 @@ Result<HubSettings> LoadHubSettings(hub::Hub& hub) {
   return ReadHubSettings(hub.id(), timeline.events);
 }
 
+Result<HubSettings> LoadHubSettings(hub::Hub& hub, state::EventIndex* refreshed_index) {
+  if (refreshed_index != nullptr) {
+    auto others = refreshed_index->LoadAll(state::kKindOther);
+    if (others.ok()) return ReadHubSettings(hub.id(), *others);
+  }
+  return LoadHubSettings(hub);
+}
+
 Result<HubSettings> WriteHubSettings(hub::Hub& hub, bool reference_compatible) {
   NB_ASSIGN_OR_RETURN(HubSettings current, LoadHubSettings(hub));
   HubSettings next = current;

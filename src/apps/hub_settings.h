@@ -29,6 +29,10 @@
 
 namespace nb::apps {
 
+namespace state {
+class EventIndex;
+}
+
 constexpr std::string_view kHubSettingsProtocol = "nb.hub.settings.v1";
 
 struct HubSettings {
@@ -52,6 +56,9 @@ HubSettings ReadHubSettings(const std::string& hub_id,
 // new events cost a check), or by a full replay when the store has no usable
 // local state.
 Result<HubSettings> LoadHubSettings(hub::Hub& hub);
+// The same through an index the caller has just refreshed (one refresh per
+// command: each costs a stat per event file). Null: as above.
+Result<HubSettings> LoadHubSettings(hub::Hub& hub, state::EventIndex* refreshed_index);
 
 // Appends a settings record (now, never older than the current one).
 Result<HubSettings> WriteHubSettings(hub::Hub& hub, bool reference_compatible);

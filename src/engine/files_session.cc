@@ -11,7 +11,7 @@ Result<FilesSession> OpenFiles(hub::Hub& hub) {
   FilesSession session;
   session.hub = &hub;
   NB_ASSIGN_OR_RETURN(session.writer, apps::files::FilesWriter::Load(hub));
-  NB_ASSIGN_OR_RETURN(session.settings, apps::LoadHubSettings(hub));
+  NB_ASSIGN_OR_RETURN(session.settings, apps::LoadHubSettings(hub, session.writer->index()));
   session.notice =
       apps::files::SharedWithReferenceNotice(hub, session.writer->reading(), session.settings);
   return session;

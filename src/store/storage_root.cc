@@ -131,6 +131,16 @@ Result<EntryStat> StorageRoot::StatBlock(const Hash256& hash) const {
   return StatPath(block_path(hash));
 }
 
+Result<EntryStat> StorageRoot::StatBlockFile(const Hash256& hash) const {
+  fs::path path = block_path(hash);
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    return MakeError(ErrorCode::kNotFound, "no block file " + path.string());
+  }
+  return EntryStat{static_cast<uint64_t>(st.st_size),
+                   int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec};
+}
+
 Status StorageRoot::ForEachBlock(const std::function<void(const Hash256&)>& visit) const {
   std::error_code ec;
   fs::directory_iterator it(blocks_dir(), ec);

@@ -65,6 +65,9 @@ class StorageRoot {
   // A mismatch quarantines the file and returns kCorrupt.
   Status VerifyBlock(const Hash256& hash);
   Result<EntryStat> StatBlock(const Hash256& hash) const;
+  // The same, and kNotFound unless it is a regular file (HasBlock and
+  // StatBlock in one system call).
+  Result<EntryStat> StatBlockFile(const Hash256& hash) const;
   // Calls `visit` for every well-named block file. Other names are skipped.
   Status ForEachBlock(const std::function<void(const Hash256&)>& visit) const;
 

@@ -32,6 +32,14 @@ bool Store::HasBlock(const Hash256& hash) const {
                      [&](const StorageRoot& r) { return r.HasBlock(hash); });
 }
 
+Result<uint64_t> Store::BlockFileSize(const Hash256& hash) const {
+  for (const auto& root : roots_) {
+    auto st = root.StatBlockFile(hash);
+    if (st.ok()) return st->size;
+  }
+  return MakeError(ErrorCode::kNotFound, "block " + hash.Hex() + " is not in the store");
+}
+
 Result<uint64_t> Store::BlockSize(const Hash256& hash) const {
   for (const auto& root : roots_) {
     auto st = root.StatBlock(hash);

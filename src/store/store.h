@@ -28,6 +28,9 @@ class Store {
   }
   Result<Bytes> GetBlock(const Hash256& hash);
   bool HasBlock(const Hash256& hash) const;
+  // Size of the first regular block file of that name; kNotFound if none
+  // (HasBlock and BlockSize in one stat per root).
+  Result<uint64_t> BlockFileSize(const Hash256& hash) const;
   Result<uint64_t> BlockSize(const Hash256& hash) const;
 
   Result<std::vector<std::string>> ListChannels() const;

@@ -840,14 +840,22 @@ bool FilesReading::RestoreState(std::string_view state, size_t from) {
     entry.modified_ms = in.Signed();
     if (in.Number() == 1) entry.mime_type = in.Text();
     entry.origin_event = in.Hash();
-    files_.emplace(std::move(path), std::move(entry));
+    // Saved in the map's order: each lands at the end (a hint, not a search).
+    files_.emplace_hint(files_.end(), std::move(path), std::move(entry));
   }
-  for (uint64_t i = in.Count(); i > 0 && in.ok(); --i) explicit_dirs_.insert(in.Text());
   for (uint64_t i = in.Count(); i > 0 && in.ok(); --i) {
+    explicit_dirs_.insert(explicit_dirs_.end(), in.Text());
+  }
+  // Counts are bounded by the bytes left (Count), so reserving is safe.
+  const uint64_t last_events = in.Count();
+  last_event_at_.reserve(last_events);
+  for (uint64_t i = last_events; i > 0 && in.ok(); --i) {
     std::string path = in.Text();
-    last_event_at_[path] = in.Position(from);
+    last_event_at_[std::move(path)] = in.Position(from);
   }
-  for (uint64_t i = in.Count(); i > 0 && in.ok(); --i) {
+  const uint64_t histories = in.Count();
+  history_.reserve(histories);
+  for (uint64_t i = histories; i > 0 && in.ok(); --i) {
     PathHistory& history = history_[in.Text()];
     for (uint64_t j = in.Count(); j > 0 && in.ok(); --j) history.own.push_back(in.Position(from));
     for (uint64_t j = in.Count(); j > 0 && in.ok(); --j) {
@@ -861,7 +869,9 @@ bool FilesReading::RestoreState(std::string_view state, size_t from) {
       return false;
     }
   }
-  for (uint64_t i = in.Count(); i > 0 && in.ok(); --i) {
+  const uint64_t head_paths = in.Count();
+  heads_.reserve(head_paths);
+  for (uint64_t i = head_paths; i > 0 && in.ok(); --i) {
     Heads& heads = heads_[in.Text()];
     for (uint64_t j = in.Count(); j > 0 && in.ok(); --j) {
       size_t k = in.Position(from);

@@ -4,8 +4,10 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 
+#include "apps/files/reference_sharing.h"
 #include "apps/hub_timeline.h"
 #include "apps/state/files_projection.h"
+#include "base/logging.h"
 
 namespace nb::apps::files {
 namespace {
@@ -50,11 +52,13 @@ Result<std::unique_ptr<FilesWriter>> FilesWriter::Load(hub::Hub& hub) {
     auto index = std::make_unique<state::EventIndex>(db->get(), &hub);
     index->KeepAdded(false);
     if (index->Refresh().ok()) {
-      auto reading = state::LoadFilesReading(*index);
+      state::FilesProjectionReport report;
+      auto reading = state::LoadFilesReading(*index, {}, &report);
       if (reading.ok()) {
         auto writer = std::make_unique<FilesWriter>(hub, std::move(*reading));
         writer->db_ = std::move(*db);
         writer->index_ = std::move(index);
+        writer->mark_ = report.mark;
         return writer;
       }
     }
@@ -65,7 +69,24 @@ Result<std::unique_ptr<FilesWriter>> FilesWriter::Load(hub::Hub& hub) {
 }
 
 FilesWriter::FilesWriter(hub::Hub& hub, FilesReading reading)
-    : hub_(hub), reading_(std::move(reading)) {}
+    : hub_(hub), reading_(std::move(reading)), head_at_load_(reading_.observed_head()) {}
+
+FilesWriter::~FilesWriter() {
+  Status saved = SaveProjection();
+  if (!saved.ok()) {
+    NB_LOG(kWarn, "files") << "local state not saved: " << saved.error().message;
+  }
+}
+
+Status FilesWriter::SaveProjection() {
+  if (!index_ || batch_ || !unsaved_) return Status::Ok();
+  unsaved_ = false;
+  NB_RETURN_IF_ERROR(state::SaveFilesReading(*index_, reading_, mark_));
+  NoteSearchAfterWrites(hub_, head_at_load_, reading_.observed_head(), single_blocks_written_);
+  head_at_load_ = reading_.observed_head();
+  single_blocks_written_.clear();
+  return Status::Ok();
+}
 
 int64_t FilesWriter::NextTimestamp() {
   int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -97,8 +118,34 @@ Result<Hash256> FilesWriter::Append(const std::string& payload, const std::vecto
                                                  : hub_.AppendPayload(payload, refs));
   auto decoded = DecodeEvent(event.hash, event.envelope.block_refs, payload);
   if (!decoded) return MakeError(ErrorCode::kInternal, "wrote an event we cannot decode");
+  if (decoded->files && decoded->files->content &&
+      decoded->files->content->kind == ContentRef::Kind::kSingle) {
+    single_blocks_written_.push_back(decoded->files->content->hash);
+  }
+  const int64_t timestamp = decoded->timestamp;
+  const bool is_files = decoded->files.has_value();
   reading_.AppendLocal(std::move(*decoded));
+  if (index_) {
+    state::EventIndex::Appended appended{event.hash, std::move(event.envelope.block_refs), payload,
+                                         std::nullopt};
+    if (is_files) appended.files_timestamp = timestamp;
+    if (batch_) {
+      staged_.push_back(std::move(appended));
+    } else {
+      RecordAppended({std::move(appended)});
+    }
+  }
   return event.hash;
+}
+
+void FilesWriter::RecordAppended(const std::vector<state::EventIndex::Appended>& events) {
+  Status recorded = index_->RecordAppended(events);
+  if (recorded.ok()) {
+    unsaved_ = true;
+  } else {
+    mark_.valid = false;  // the projection must not name events the index lacks
+    NB_LOG(kWarn, "files") << "local state not updated: " << recorded.error().message;
+  }
 }
 
 void FilesWriter::BeginBatch() {
@@ -109,6 +156,15 @@ Result<size_t> FilesWriter::CommitBatch() {
   if (!batch_) return size_t{0};
   auto committed = batch_->Commit();
   batch_.reset();
+  std::vector<state::EventIndex::Appended> staged = std::move(staged_);
+  staged_.clear();
+  if (!committed.ok()) {
+    // The reading holds events that are not on disk: store nothing of it.
+    mark_.valid = false;
+    unsaved_ = false;
+    return committed;
+  }
+  if (index_) RecordAppended(staged);
   return committed;
 }
 

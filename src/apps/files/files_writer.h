@@ -12,6 +12,7 @@
 #include "apps/files/content_ref.h"
 #include "apps/files/files_reading.h"
 #include "apps/state/event_index.h"
+#include "apps/state/files_projection.h"
 #include "hub/hub.h"
 
 namespace nb::apps::files {
@@ -23,9 +24,24 @@ class FilesWriter {
   // usable local state, replays the whole history (both cores).
   static Result<std::unique_ptr<FilesWriter>> Load(hub::Hub& hub);
   FilesWriter(hub::Hub& hub, FilesReading reading);
+  // Stores the projection (SaveProjection); errors are only logged.
+  ~FilesWriter();
+  FilesWriter(const FilesWriter&) = delete;
+  FilesWriter& operator=(const FilesWriter&) = delete;
 
   const FilesReading& reading() const { return reading_; }
   hub::Hub& hub() { return hub_; }
+  // The hub's verified-event index, refreshed by Load; null when the store
+  // has no usable local state. Other readings of the same command use it
+  // rather than refreshing again.
+  state::EventIndex* index() { return index_.get(); }
+
+  // Leaves the local state current for the next command: the events this
+  // writer appended are recorded in the index as they are published (so
+  // nobody verifies them again), and this stores the FILES projection with
+  // them folded in (so nobody folds them again). Called by the destructor;
+  // a writer with a batch not committed stores nothing.
+  Status SaveProjection();
 
   // Each call appends one event; user errors (missing source, file where a
   // directory is wanted...) are kInvalidArgument/kNotFound with a clear line.
@@ -48,6 +64,7 @@ class FilesWriter {
   std::vector<Hash256> RefsFor(const std::vector<std::string>& touched,
                                const std::optional<Hash256>& new_content) const;
   Result<Hash256> Append(const std::string& payload, const std::vector<Hash256>& refs);
+  void RecordAppended(const std::vector<state::EventIndex::Appended>& events);
 
   hub::Hub& hub_;
   // The local state the reading looks event details up in; declared first
@@ -57,6 +74,17 @@ class FilesWriter {
   FilesReading reading_;
   int64_t last_timestamp_ = 0;
   std::unique_ptr<store::BatchPublisher> batch_;
+  // The local state's bookkeeping: where the stored projection stands,
+  // events staged in the batch (recorded once it is committed), and
+  // whether the reading holds appends the stored projection lacks. When
+  // recording fails, the projection is not stored (it would name events
+  // the index lacks); the next command verifies and folds them instead.
+  state::FilesProjectionMark mark_;
+  std::vector<state::EventIndex::Appended> staged_;
+  bool unsaved_ = false;
+  // Single-block contents this writer made live (ReferenceSharingAfterWrites).
+  std::vector<Hash256> single_blocks_written_;
+  std::optional<Hash256> head_at_load_;
 };
 
 // A path cut to a length that fits in a one-line message.

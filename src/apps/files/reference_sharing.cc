@@ -64,4 +64,24 @@ std::optional<std::string> SharedWithReferenceNotice(hub::Hub& hub, const FilesR
          "reference-compatible on (said once)";
 }
 
+void NoteSearchAfterWrites(hub::Hub& hub, const std::optional<Hash256>& head_before,
+                           const std::optional<Hash256>& head_after,
+                           const std::vector<Hash256>& single_blocks) {
+  if (head_after == head_before) return;
+  store::StorageRoot& root = hub.store().primary();
+  std::string before_text = head_before ? head_before->Hex() : std::string("none");
+  fs::path checked = root.state_dir() / CheckedName(hub.id());
+  auto last = store::ReadFileBytes(checked, 256);
+  if (!last.ok() || std::string(last->begin(), last->end()) != before_text) return;
+  const uint64_t limit = LargestChunkBlock();
+  for (const auto& block : single_blocks) {
+    auto size = hub.store().BlockSize(block);
+    if (!size.ok() || *size > limit) return;  // the next command searches
+  }
+  std::string after_text = head_after ? head_after->Hex() : std::string("none");
+  std::error_code ignored;
+  std::filesystem::remove(checked, ignored);
+  (void)store::AtomicPublish(root.state_dir(), CheckedName(hub.id()), AsBytes(after_text));
+}
+
 }  // namespace nb::apps::files

@@ -17,6 +17,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "apps/files/files_reading.h"
 #include "apps/hub_settings.h"
@@ -34,5 +35,16 @@ bool HoldsReferenceSizedBlocks(const FilesReading& reading, store::Store& store)
 // already shown on this store). Showing it is remembered before returning.
 std::optional<std::string> SharedWithReferenceNotice(hub::Hub& hub, const FilesReading& reading,
                                                      const HubSettings& settings);
+
+// A writer that appended FILES events keeps the remembered search current:
+// if the search had found nothing at `head_before` (the head the writer
+// loaded), the live files now are those, moved or fewer, plus the ones the
+// writer created; if none of the single blocks it wrote (`single_blocks`) is
+// reference-sized, nothing is found at `head_after` either, and that is
+// remembered. The next command then searches nothing (instead of a stat per
+// file of the hub). Best effort: the worst outcome is one more search.
+void NoteSearchAfterWrites(hub::Hub& hub, const std::optional<Hash256>& head_before,
+                           const std::optional<Hash256>& head_after,
+                           const std::vector<Hash256>& single_blocks);
 
 }  // namespace nb::apps::files

@@ -1,7 +1,5 @@
 #include "apps/state/event_index.h"
 
-#include <sys/stat.h>
-
 #include <chrono>
 #include <future>
 #include <map>
@@ -11,6 +9,7 @@
 #include "apps/hub_timeline.h"
 #include "apps/payload.h"
 #include "base/parallel.h"
+#include "store/channel_dir.h"
 
 namespace nb::apps::state {
 namespace {
@@ -19,12 +18,6 @@ int64_t NowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-std::optional<int64_t> DirMtimeNs(const std::filesystem::path& dir) {
-  struct stat st;
-  if (::stat(dir.c_str(), &st) != 0) return std::nullopt;
-  return int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec;
 }
 
 Bytes PackRefs(const std::vector<crypto::Hash256>& refs) {
@@ -119,98 +112,130 @@ Result<RefreshReport> EventIndex::Refresh(unsigned threads) {
   RefreshReport report;
   const std::string& hub_id = hub_->id();
   store::Store& store = hub_->store();
+  const size_t root_count = store.roots().size();
 
-  // Which directories changed since they were last listed?
+  // Each root's channel directory, opened once (its files are stat'ed
+  // through it). Which ones changed since they were last listed? A root
+  // without the directory (or one we cannot open) holds nothing of the hub.
+  std::vector<std::optional<store::ChannelDir>> dirs(root_count);
   NB_ASSIGN_OR_RETURN(Statement get_scan,
                       db_->Prepare("SELECT dir_mtime_ns FROM scans WHERE hub=? AND root=?"));
   std::vector<std::pair<size_t, int64_t>> changed;  // root index, new mtime
-  bool any_missing_root_dir = false;
-  for (size_t r = 0; r < store.roots().size(); ++r) {
+  for (size_t r = 0; r < root_count; ++r) {
     auto& root = store.roots()[r];
-    auto mtime = DirMtimeNs(root.channel_dir(hub_id));
-    if (!mtime) {
-      any_missing_root_dir = true;
-      continue;
-    }
+    auto dir = store::ChannelDir::Open(root, hub_id);
+    if (!dir.ok()) continue;
+    dirs[r].emplace(std::move(*dir));
+    const int64_t mtime = dirs[r]->mtime_ns();
     get_scan.Bind(1, hub_id).Bind(2, root.path().string());
     NB_ASSIGN_OR_RETURN(bool has_row, get_scan.Step());
     int64_t stored = has_row ? get_scan.Int(0) : -1;
     get_scan.Reset();
-    if (stored != *mtime) changed.emplace_back(r, *mtime);
+    if (stored != mtime) changed.emplace_back(r, mtime);
   }
-  (void)any_missing_root_dir;
   report.listed = !changed.empty();
 
   // Every event the index knows of this hub, with the size and mtime its
-  // file had when it was verified.
+  // file had when it was verified; sorted by hash (the key's order), so a
+  // listing is compared by one merge, without a hash table.
   struct KnownFile {
+    crypto::Hash256 hash;
     store::EntryStat stat;
-    bool seen = false;  // in a listing of this refresh
   };
-  std::unordered_map<crypto::Hash256, KnownFile> known;
+  std::vector<KnownFile> known;
   {
-    NB_ASSIGN_OR_RETURN(Statement all,
-                        db_->Prepare("SELECT hash, size, mtime_ns FROM events WHERE hub=?"));
+    NB_ASSIGN_OR_RETURN(
+        Statement all,
+        db_->Prepare("SELECT hash, size, mtime_ns FROM events INDEXED BY events_stats "
+                     "WHERE hub=? ORDER BY hash"));
     all.Bind(1, hub_id);
     for (;;) {
       NB_ASSIGN_OR_RETURN(bool row, all.Step());
       if (!row) break;
-      known.emplace(HashFromBlob(all.Blob(0)),
-                    KnownFile{{static_cast<uint64_t>(all.Int(1)), all.Int(2)}, false});
+      known.push_back(
+          KnownFile{HashFromBlob(all.Blob(0)), {static_cast<uint64_t>(all.Int(1)), all.Int(2)}});
+    }
+    // A damaged database may break the order or the key; never trust it.
+    auto by_hash = [](const KnownFile& a, const KnownFile& b) { return a.hash < b.hash; };
+    if (!std::is_sorted(known.begin(), known.end(), by_hash)) {
+      std::sort(known.begin(), known.end(), by_hash);
     }
   }
 
+  // What to stat: every known file (not listed: all of them; listed: those
+  // still there), and the new names of a listing, in the root that has them.
+  struct Check {
+    crypto::Hash256 hash;
+    size_t root = SIZE_MAX;            // SIZE_MAX: the first root that has it
+    const KnownFile* known = nullptr;  // null: a new name
+  };
+  std::vector<Check> checks;
+  std::vector<const KnownFile*> vanished;
+  if (report.listed) {
+    // List every root (a hash may move between roots), find what is new.
+    std::vector<std::pair<crypto::Hash256, size_t>> names;  // hash, root
+    for (size_t r = 0; r < root_count; ++r) {
+      if (!dirs[r]) continue;
+      NB_ASSIGN_OR_RETURN(auto hashes, dirs[r]->ListEvents());
+      names.reserve(names.size() + hashes.size());
+      for (const auto& hash : hashes) names.emplace_back(hash, r);
+    }
+    if (root_count > 1) {
+      std::sort(names.begin(), names.end());  // by hash, then the first root
+      names.erase(std::unique(names.begin(), names.end(),
+                              [](const auto& a, const auto& b) { return a.first == b.first; }),
+                  names.end());
+    }
+    checks.reserve(names.size());
+    size_t k = 0;
+    for (const auto& [hash, r] : names) {
+      while (k < known.size() && known[k].hash < hash) vanished.push_back(&known[k++]);
+      if (k < known.size() && known[k].hash == hash) {
+        checks.push_back(Check{hash, SIZE_MAX, &known[k++]});
+      } else {
+        checks.push_back(Check{hash, r, nullptr});
+      }
+    }
+    while (k < known.size()) vanished.push_back(&known[k++]);
+  } else {
+    checks.reserve(known.size());
+    for (const auto& file : known) checks.push_back(Check{file.hash, SIZE_MAX, &file});
+  }
+
+  // A file rewritten in place keeps its name and its directory's mtime:
+  // only its own size and mtime tell. Each file is stat'ed once (every
+  // core); a known one that differs from what was verified is read and
+  // verified again (a corrupt one is quarantined and leaves the index).
+  std::vector<std::optional<store::EntryStat>> stats(checks.size());
+  ParallelFor(checks.size(), threads, [&](size_t i) {
+    const Check& check = checks[i];
+    for (size_t r = check.root == SIZE_MAX ? 0 : check.root; r < root_count; ++r) {
+      if (!dirs[r]) continue;
+      auto st = dirs[r]->StatEvent(check.hash);
+      if (st.ok()) {
+        stats[i] = *st;
+        return;
+      }
+      if (check.root != SIZE_MAX) return;
+    }
+  });
   struct Candidate {
     crypto::Hash256 hash;
     store::EntryStat stat;
     bool recheck = false;  // a known event whose file changed in place
   };
   std::vector<Candidate> candidates;
-  std::unordered_set<crypto::Hash256> listed;
-  if (report.listed) {
-    // List every root (a hash may move between roots), find what is new.
-    for (auto& root : store.roots()) {
-      NB_ASSIGN_OR_RETURN(auto hashes, root.ListEvents(hub_id));
-      for (const auto& hash : hashes) {
-        if (!listed.insert(hash).second) continue;
-        auto it = known.find(hash);
-        if (it != known.end()) {
-          it->second.seen = true;
-          continue;
-        }
-        auto st = root.StatEvent(hub_id, hash);
-        if (st.ok()) candidates.push_back(Candidate{hash, *st, false});
-      }
+  for (size_t i = 0; i < checks.size(); ++i) {
+    if (!stats[i]) continue;  // gone: the next listing drops it
+    const KnownFile* was = checks[i].known;
+    if (was == nullptr) {
+      candidates.push_back(Candidate{checks[i].hash, *stats[i], false});
+    } else if (stats[i]->size != was->stat.size || stats[i]->mtime_ns != was->stat.mtime_ns) {
+      candidates.push_back(Candidate{checks[i].hash, *stats[i], true});
     }
   }
-
-  // A file rewritten in place keeps its name and its directory's mtime:
-  // only its own size and mtime tell. Each known file is stat'ed (every
-  // core) and one that differs from what was verified is read and verified
-  // again; a corrupt one is quarantined and leaves the index.
-  {
-    std::vector<std::pair<crypto::Hash256, store::EntryStat>> files;
-    files.reserve(known.size());
-    for (const auto& [hash, file] : known) {
-      if (!report.listed || file.seen) files.emplace_back(hash, file.stat);
-    }
-    std::vector<std::optional<store::EntryStat>> now(files.size());
-    ParallelFor(files.size(), threads, [&](size_t i) {
-      for (auto& root : store.roots()) {
-        auto st = root.StatEvent(hub_id, files[i].first);
-        if (st.ok()) {
-          now[i] = *st;
-          return;
-        }
-      }
-    });
-    for (size_t i = 0; i < files.size(); ++i) {
-      if (!now[i]) continue;  // gone: the next listing drops it
-      if (now[i]->size != files[i].second.size || now[i]->mtime_ns != files[i].second.mtime_ns) {
-        candidates.push_back(Candidate{files[i].first, *now[i], true});
-      }
-    }
-  }
+  checks = {};
+  stats = {};
   if (candidates.empty() && !report.listed) return report;
 
   // Verify and decode the new files on every core, a slice at a time so
@@ -291,9 +316,8 @@ Result<RefreshReport> EventIndex::Refresh(unsigned threads) {
   if (!report.listed) return report;
   StateDb::Transaction txn(db_);
   // Files that vanished from every root leave the index.
-  for (const auto& [hash, file] : known) {
-    if (file.seen || listed.count(hash)) continue;
-    NB_RETURN_IF_ERROR(Forget(hash));
+  for (const KnownFile* file : vanished) {
+    NB_RETURN_IF_ERROR(Forget(file->hash));
     ++report.removed;
   }
   // Remember the listing. A directory modified in the last two seconds may
@@ -404,6 +428,44 @@ Status EventIndex::Record(const log::ValidEvent& event, const std::string& paylo
   auto chat = decoded ? DecodeChat(*decoded, kind) : std::nullopt;
   return Store(event.hash, st, event.envelope.block_refs, decoded ? &*decoded : nullptr, kind,
                payload, chat ? &*chat : nullptr);
+}
+
+Status EventIndex::RecordAppended(const std::vector<Appended>& events) {
+  if (events.empty()) return Status::Ok();
+  store::Store& store = hub_->store();
+  std::vector<std::optional<store::ChannelDir>> dirs;
+  for (auto& root : store.roots()) {
+    auto dir = store::ChannelDir::Open(root, hub_->id());
+    dirs.emplace_back(dir.ok() ? std::optional<store::ChannelDir>(std::move(*dir)) : std::nullopt);
+  }
+  StateDb::Transaction txn(db_);
+  for (const auto& event : events) {
+    std::optional<store::EntryStat> stat;
+    for (const auto& dir : dirs) {
+      if (!dir) continue;
+      auto st = dir->StatEvent(event.hash);
+      if (st.ok()) {
+        stat = *st;
+        break;
+      }
+    }
+    if (!stat) continue;
+    if (event.files_timestamp) {
+      // A FILES event its writer decoded already: only the kind and the
+      // timestamp are stored besides the payload.
+      files::DecodedEvent stored;
+      stored.timestamp = *event.files_timestamp;
+      NB_RETURN_IF_ERROR(
+          Store(event.hash, *stat, event.refs, &stored, kKindFiles, event.payload, nullptr));
+      continue;
+    }
+    auto decoded = files::DecodeEvent(event.hash, event.refs, event.payload);
+    EventKind kind = decoded ? KindOf(*decoded) : kKindOther;
+    auto chat = decoded ? DecodeChat(*decoded, kind) : std::nullopt;
+    NB_RETURN_IF_ERROR(Store(event.hash, *stat, event.refs, decoded ? &*decoded : nullptr, kind,
+                             event.payload, chat ? &*chat : nullptr));
+  }
+  return txn.Commit();
 }
 
 Result<std::vector<chat::ChatMessage>> EventIndex::ChatMessages(size_t limit) {

@@ -68,6 +68,19 @@ class EventIndex {
   Result<size_t> UndecodableCount();
   // Records an event this process has just appended (already verified).
   Status Record(const log::ValidEvent& event, const std::string& payload);
+  // Records, in one transaction, events this process has signed and
+  // published: the next Refresh finds them known and verifies nothing. An
+  // event whose file is in no root is left out (a Refresh would not find
+  // it either).
+  struct Appended {
+    crypto::Hash256 hash;
+    std::vector<crypto::Hash256> refs;
+    std::string payload;
+    // Set by a writer of a FILES event it has decoded (DecodeEvent gave
+    // `files` and this timestamp): the payload is not decoded again.
+    std::optional<int64_t> files_timestamp;
+  };
+  Status RecordAppended(const std::vector<Appended>& events);
   // Forgets the listing state so the next Refresh lists every directory.
   Status InvalidateScans();
 

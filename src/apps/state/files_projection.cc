@@ -117,13 +117,14 @@ Result<std::vector<DecodedEvent>> LoadFold(EventIndex& index, const std::vector<
 
 // Replaces what the projection stored, unless another process stored a
 // newer one since `stored` was read (then that one stands).
-Status WriteBack(StateDb& db, const std::string& hub, const Stored& stored,
-                 const std::vector<OrderNode>& ordered, size_t same,
-                 const std::vector<std::pair<size_t, std::string>>& states,
-                 const FilesProjectionOptions& options) {
+// True if it stored; false if another process had stored first.
+Result<bool> WriteBack(StateDb& db, const std::string& hub, const Stored& stored,
+                       const std::vector<OrderNode>& ordered, size_t same,
+                       const std::vector<std::pair<size_t, std::string>>& states,
+                       const FilesProjectionOptions& options) {
   StateDb::Transaction txn(&db);
   NB_ASSIGN_OR_RETURN(int64_t generation, ReadGeneration(db, hub));
-  if (generation != stored.generation) return Status::Ok();
+  if (generation != stored.generation) return false;
 
   NB_ASSIGN_OR_RETURN(Statement drop_order,
                       db.Prepare("DELETE FROM files_order WHERE hub=? AND pos>=?"));
@@ -159,7 +160,8 @@ Status WriteBack(StateDb& db, const std::string& hub, const Stored& stored,
   NB_ASSIGN_OR_RETURN(Statement bump,
                       db.Prepare("INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)"));
   NB_RETURN_IF_ERROR(bump.Bind(1, GenerationKey(hub)).Bind(2, generation + 1).Run());
-  return txn.Commit();
+  NB_RETURN_IF_ERROR(txn.Commit());
+  return true;
 }
 
 }  // namespace
@@ -225,15 +227,74 @@ Result<FilesReading> LoadFilesReading(EventIndex& index, const FilesProjectionOp
     }
     out.resumed_at = from;
     out.folded = n - from;
-    // Nothing changed: nothing to write.
-    if (from == n && same == n && stored.order.size() == n) return reading;
+    // Nothing changed, or only a short tail appended after the stored
+    // state: nothing to write (the next load folds the tail again).
+    if (from == same && same == stored.order.size() && !out.state_rejected &&
+        n - from <= options.tail_folded_on_load) {
+      out.mark = FilesProjectionMark{true, stored.generation, from};
+      return reading;
+    }
     if (n > 0) checkpoints.emplace_back(n, reading->SaveState());
     // The reading is right whatever happens here; a state that cannot be
     // saved (a read-only or busy database) is only rebuilt next time.
-    (void)WriteBack(db, hub, stored, ordered, same, checkpoints,
-                    FilesProjectionOptions{interval, options.checkpoints_kept});
+    auto written = WriteBack(
+        db, hub, stored, ordered, same, checkpoints,
+        FilesProjectionOptions{interval, options.checkpoints_kept, options.tail_folded_on_load});
+    if (written.ok() && *written) out.mark = FilesProjectionMark{true, stored.generation + 1, n};
     return reading;
   }
+}
+
+Status SaveFilesReading(EventIndex& index, const files::FilesReading& reading,
+                        FilesProjectionMark& mark, const FilesProjectionOptions& options) {
+  const size_t n = reading.size();
+  if (!mark.valid || n <= mark.positions + options.tail_folded_on_load) return Status::Ok();
+  StateDb& db = *index.db();
+  const std::string& hub = index.hub_id();
+  const auto interval = static_cast<int64_t>(std::max<size_t>(options.checkpoint_interval, 1));
+
+  StateDb::Transaction txn(&db);
+  NB_ASSIGN_OR_RETURN(int64_t generation, ReadGeneration(db, hub));
+  if (generation != mark.generation) {
+    mark.valid = false;  // another process stored its own; ours is no longer the base
+    return Status::Ok();
+  }
+  // The stored order is the reading's first mark.positions events: the
+  // appended ones follow it.
+  NB_ASSIGN_OR_RETURN(Statement drop_order,
+                      db.Prepare("DELETE FROM files_order WHERE hub=? AND pos>=?"));
+  NB_RETURN_IF_ERROR(drop_order.Bind(1, hub).Bind(2, static_cast<int64_t>(mark.positions)).Run());
+  NB_ASSIGN_OR_RETURN(Statement put_order,
+                      db.Prepare("INSERT INTO files_order(hub, pos, hash) VALUES(?, ?, ?)"));
+  for (size_t k = mark.positions; k < n; ++k) {
+    put_order.Bind(1, hub).Bind(2, static_cast<int64_t>(k)).BindBlob(3, reading.HashAt(k).bytes);
+    NB_RETURN_IF_ERROR(put_order.Run());
+  }
+  // The checkpoints still valid (at or before the old end, at multiples of
+  // the interval, among the latest) stay; the old end's live state goes.
+  const int64_t oldest_kept =
+      static_cast<int64_t>(n) - interval * static_cast<int64_t>(options.checkpoints_kept);
+  NB_ASSIGN_OR_RETURN(Statement drop_states,
+                      db.Prepare("DELETE FROM files_state WHERE hub=? AND (pos>? OR pos%?!=0 OR "
+                                 "pos<?)"));
+  NB_RETURN_IF_ERROR(drop_states.Bind(1, hub)
+                         .Bind(2, static_cast<int64_t>(mark.positions))
+                         .Bind(3, interval)
+                         .Bind(4, oldest_kept)
+                         .Run());
+  NB_ASSIGN_OR_RETURN(
+      Statement put_state,
+      db.Prepare("INSERT OR REPLACE INTO files_state(hub, pos, state) VALUES(?, ?, ?)"));
+  NB_RETURN_IF_ERROR(put_state.Bind(1, hub)
+                         .Bind(2, static_cast<int64_t>(n))
+                         .BindBlob(3, AsBytes(reading.SaveState()))
+                         .Run());
+  NB_ASSIGN_OR_RETURN(Statement bump,
+                      db.Prepare("INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)"));
+  NB_RETURN_IF_ERROR(bump.Bind(1, GenerationKey(hub)).Bind(2, generation + 1).Run());
+  NB_RETURN_IF_ERROR(txn.Commit());
+  mark = FilesProjectionMark{true, generation + 1, n};
+  return Status::Ok();
 }
 
 }  // namespace nb::apps::state

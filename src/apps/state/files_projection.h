@@ -20,10 +20,25 @@ inline constexpr size_t kFilesCheckpointInterval = 4096;
 struct FilesProjectionOptions {
   size_t checkpoint_interval = kFilesCheckpointInterval;
   size_t checkpoints_kept = 4;  // the latest ones; older ones are dropped
+  // A stored state followed by at most this many events appended at the
+  // end of the order is left as it is: each load folds them again (a
+  // lookup each), which costs less than storing the whole state (a few
+  // bytes per file of the hub) after every small write.
+  size_t tail_folded_on_load = 64;
+};
+
+// Where the stored projection stands after a load: the generation it was
+// left at and how many positions of the loaded reading's order it holds (a
+// prefix of that order). Not valid when the load could not store it.
+struct FilesProjectionMark {
+  bool valid = false;
+  int64_t generation = 0;
+  size_t positions = 0;
 };
 
 // What the last load did (for tests and `--verbose` reports).
 struct FilesProjectionReport {
+  FilesProjectionMark mark;
   size_t events = 0;            // positions in the order
   size_t resumed_at = 0;        // position of the state it started from
   size_t folded = 0;            // events folded in
@@ -35,5 +50,15 @@ struct FilesProjectionReport {
 Result<files::FilesReading> LoadFilesReading(EventIndex& index,
                                              const FilesProjectionOptions& options = {},
                                              FilesProjectionReport* report = nullptr);
+
+// Stores the state of `reading` — loaded by LoadFilesReading, which left
+// `mark`, then extended by FilesReading::AppendLocal with events already
+// recorded in `index` — so that the next load finds the projection current
+// and folds nothing. The writer calls it when it is done: the command after
+// a put opens as cheaply as any other. Does nothing if another process has
+// stored a projection since `mark` (that one is as good: loads compare the
+// stored order with the index's anyway). Advances `mark` when it stores.
+Status SaveFilesReading(EventIndex& index, const files::FilesReading& reading,
+                        FilesProjectionMark& mark, const FilesProjectionOptions& options = {});
 
 }  // namespace nb::apps::state

@@ -24,8 +24,10 @@ CREATE TABLE IF NOT EXISTS events (
   payload TEXT,               -- decrypted inner payload JSON (local, never synced)
   PRIMARY KEY (hub, hash)
 ) WITHOUT ROWID;
--- Narrow indexes, so reopening a large hub never scans the payloads.
-CREATE INDEX IF NOT EXISTS events_hashes ON events(hub, hash);
+-- Narrow indexes, so reopening a large hub never scans the payloads: a
+-- reopen reads what each file was verified with (events_stats covers it).
+DROP INDEX IF EXISTS events_hashes;
+CREATE INDEX IF NOT EXISTS events_stats ON events(hub, hash, size, mtime_ns);
 CREATE INDEX IF NOT EXISTS events_by_kind ON events(hub, kind);
 -- The chat projection: one row per message, kept in step with the index
 -- (rows come and go with their events), ordered by (publishedAt, hash).
@@ -180,7 +182,7 @@ Status StateDb::ApplySchema() {
   // write per page touched.
   NB_RETURN_IF_ERROR(
       Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536; "
-           "PRAGMA wal_autocheckpoint=8192;"));
+           "PRAGMA wal_autocheckpoint=8192; PRAGMA mmap_size=1073741824;"));
   NB_RETURN_IF_ERROR(Exec(kSchema));
   NB_ASSIGN_OR_RETURN(Statement get, Prepare("SELECT value FROM meta WHERE key='schema'"));
   NB_ASSIGN_OR_RETURN(bool has_row, get.Step());
