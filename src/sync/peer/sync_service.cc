@@ -30,6 +30,7 @@
 #include "sync/address.h"
 #include "sync/event_refs.h"
 #include "sync/negentropy.h"
+#include "sync/peer/block_receiver.h"
 #include "sync/peer/membership.h"
 #include "sync/peer/wire.h"
 
@@ -48,17 +49,6 @@ constexpr size_t kMaxReasonBytes = 200;  // of a peer's close reason we log
 // Events received in one frame above which they are published with one
 // syncfs (BatchPublisher) rather than an fsync pair each.
 constexpr size_t kBatchPublishAbove = 4;
-// Received blocks up to this size are held in memory until their hash is
-// checked and then staged in a batch (one per connection at a time: memory
-// stays bounded); larger ones are streamed to a temp file as they arrive.
-// Our own writer's chunks (4 MiB + the AEAD overhead) fit.
-constexpr uint64_t kBufferedBlockMax = (uint64_t{4} << 20) + 64;
-// A batch of received blocks is published when it holds this much...
-constexpr size_t kBlockBatchMaxFiles = 4096;
-constexpr uint64_t kBlockBatchMaxBytes = uint64_t{64} << 20;
-// ...or this long after the last block was staged.
-constexpr auto kBlockBatchDelay = std::chrono::milliseconds(15);
-
 int64_t UnixMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -173,19 +163,20 @@ class SyncService::Impl : public std::enable_shared_from_this<SyncService::Impl>
   };
   std::map<std::string, DialEntry> dials_;
   std::set<std::shared_ptr<Connection>> conns_;
+  // Blocks asked for and not yet published: requested, arriving, being
+  // verified or waiting for their batch to be durable. Not asked for again.
   std::unordered_set<Hash256> blocks_inflight_;
-  // Received blocks up to kBufferedBlockMax are staged here and published
-  // together with one syncfs (store/batch_publisher.h) instead of an fsync
-  // pair each: ten thousand small files would otherwise cost twenty thousand
-  // fsyncs. A staged block stays in blocks_inflight_ until it is published,
-  // so it is not asked for again. Flushed when it holds enough, a moment
-  // after the last block arrived, and on Stop.
-  std::unique_ptr<store::BatchPublisher> block_batch_;
-  std::vector<Hash256> block_batch_hashes_;
-  uint64_t block_batch_bytes_ = 0;
-  std::unique_ptr<asio::steady_timer> block_batch_timer_;
-  void StageReceivedBlock(const Hash256& hash, ByteSpan bytes);
-  void FlushReceivedBlocks();
+  // Received blocks are hashed, written and published off this thread
+  // (sync/peer/block_receiver.h); created on first use.
+  std::unique_ptr<BlockReceiver> receiver_;
+  // Blocks whose last byte arrived, by job, until verified: who sent them.
+  std::unordered_map<BlockReceiver::Job, std::weak_ptr<Connection>> verifying_;
+  BlockReceiver& Receiver();
+  void OnBlockChecked(BlockReceiver::Job job, const Hash256& hash,
+                      const std::optional<Error>& problem);
+  void OnBlocksPublished(const std::vector<Hash256>& hashes);
+  void OnPublishFailed(const std::vector<Hash256>& hashes, const Error& error);
+  void ResumeReading();
   bool stopped_ = false;
   std::function<void(const std::string&, const std::vector<Hash256>&)>* on_events_ = nullptr;
   std::function<void(const Hash256&)>* on_block_ = nullptr;
@@ -253,6 +244,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     Pump();
   }
   void ForgetLacks() { peer_lacks_.clear(); }
+  void ResumeReading();
   void ScheduleBlocks();
   PeerStatus Describe() const;
   const std::string& dial_address() const { return dial_address_; }
@@ -264,6 +256,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void OnTlsUp();
   void ReadHeader();
   void ReadBody(uint32_t length);
+  void ContinueReading();
   Status HandleFrame(uint8_t type, ByteSpan body);
   Status OnHello(FrameReader& r);
   Status OnProof(FrameReader& r);
@@ -312,6 +305,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Reading.
   uint8_t header_[kFrameHeaderSize];
   Bytes body_;
+  bool read_paused_ = false;  // flow control (ContinueReading)
   Clock::time_point last_recv_ = Clock::now();
   // Writing: control frames first, then events asked for, then block data.
   std::deque<Bytes> out_;
@@ -346,9 +340,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     uint32_t request;
     Hash256 hash;
     uint64_t size = 0, got = 0;
-    std::optional<store::DurableFileWriter> writer;  // a large block, streamed to disk
-    std::optional<Bytes> buffer;                     // a small one, staged in a batch
-    crypto::Sha256Stream sha;
+    BlockReceiver::Job job = 0;  // its bytes go to svc_->Receiver()
+    bool store = true;           // false: we hold it already (checked, not written)
   };
   std::optional<Receiving> receiving_;
 
@@ -488,8 +481,25 @@ void Connection::ReadBody(uint32_t length) {
                        return self->Close(std::string(FrameTypeName(type)) +
                                           " frame: " + handled.error().message);
                      }
-                     self->ReadHeader();
+                     self->ContinueReading();
                    });
+}
+
+void Connection::ContinueReading() {
+  // Flow control: while the block writer is behind, stop reading (TCP then
+  // holds the sender back) until it has caught up (ResumeReading).
+  if (svc_->receiver_ && svc_->receiver_->over_limit()) {
+    read_paused_ = true;
+    return;
+  }
+  ReadHeader();
+}
+
+void Connection::ResumeReading() {
+  if (!read_paused_ || closed()) return;
+  read_paused_ = false;
+  last_recv_ = Clock::now();  // the pause was ours, not the peer's silence
+  ContinueReading();
 }
 
 Status Connection::HandleFrame(uint8_t type, ByteSpan body) {
@@ -827,20 +837,8 @@ Status Connection::OnBlockBegin(FrameReader& r) {
   receiving_->request = *request;
   receiving_->hash = hash;
   receiving_->size = *size;
-  if (!svc_->store_->HasBlock(hash) && *size <= kBufferedBlockMax) {
-    receiving_->buffer.emplace();
-    receiving_->buffer->reserve(*size);
-  } else if (!svc_->store_->HasBlock(hash)) {
-    store::StorageRoot& root = svc_->store_->primary();
-    root.BeginWriting();
-    auto writer = store::DurableFileWriter::Create(
-        root.block_path(hash), store::ReplaceOptions{0644, store::IfExists::kFail});
-    if (!writer.ok()) {
-      Close("cannot write block: " + writer.error().message, LogLevel::kError);
-      return Status::Ok();
-    }
-    receiving_->writer.emplace(std::move(writer).value());
-  }
+  receiving_->store = !svc_->store_->HasBlock(hash);
+  receiving_->job = svc_->Receiver().Begin(hash, *size, receiving_->store);
   return Status::Ok();
 }
 
@@ -853,16 +851,11 @@ Status Connection::OnBlockData(FrameReader& r) {
     return Protocol("block " + receiving_->hash.Hex() + " longer than announced");
   }
   receiving_->got += data.size();
-  receiving_->sha.Update(data);
-  if (receiving_->buffer) {
-    receiving_->buffer->insert(receiving_->buffer->end(), data.begin(), data.end());
-  } else if (receiving_->writer) {
-    Status written = receiving_->writer->Write(data);
-    if (!written.ok()) {
-      Close("cannot write block: " + written.error().message, LogLevel::kError);
-      return Status::Ok();
-    }
-  }
+  // The frame's buffer itself goes to the writer thread (hashed and written
+  // there); this connection reads the next frame into a recycled one.
+  size_t offset = static_cast<size_t>(data.data() - body_.data());
+  svc_->Receiver().Data(receiving_->job, std::move(body_), offset);
+  body_ = svc_->Receiver().TakeBuffer();
   return Status::Ok();
 }
 
@@ -874,32 +867,32 @@ Status Connection::OnBlockEnd(FrameReader& r) {
   Receiving done = std::move(*receiving_);
   receiving_.reset();
   requested_.erase(done.request);
-  svc_->blocks_inflight_.erase(done.hash);
   if (*ok == 0) {  // the sender found its own copy corrupt: nothing to keep
+    svc_->Receiver().Abort(done.job);
+    svc_->blocks_inflight_.erase(done.hash);
     peer_lacks_.insert(done.hash);
     svc_->ScheduleAllBlocks();  // another peer may have a good copy
     return Status::Ok();
   }
-  if (done.got != done.size)
+  if (done.got != done.size) {
+    svc_->Receiver().Abort(done.job);
+    svc_->blocks_inflight_.erase(done.hash);
     return Protocol("block " + done.hash.Hex() + " shorter than announced");
-  if (done.sha.Finish() != done.hash) {
-    // `done.writer` goes out of scope uncommitted: its temp file is removed.
-    return Protocol("block " + done.hash.Hex() + " does not match its hash");
   }
-  if (done.buffer) {
-    svc_->StageReceivedBlock(done.hash, *done.buffer);
-    if (!closed()) ScheduleBlocks();
-    return Status::Ok();
+  // Verified (and, if good, published with its batch) on the writer's
+  // threads: OnBlockFailed / OnBlocksPublished follow. Until then the block
+  // stays in flight, so nobody asks for it again.
+  svc_->Receiver().End(done.job);
+  svc_->verifying_[done.job] = weak_from_this();
+  if (done.store) {
+    // Out of the wanted sets now: scheduling scans them from the start, and
+    // thousands of blocks there waiting for their batch would make each pick
+    // cost thousands.
+    for (auto& [id, hub] : svc_->hubs_) hub->wanted.erase(done.hash);
+  } else {
+    svc_->blocks_inflight_.erase(done.hash);
   }
-  if (done.writer) {
-    Status committed = done.writer->Commit();
-    if (!committed.ok() && !svc_->store_->HasBlock(done.hash)) {
-      Close("cannot publish block: " + committed.error().message, LogLevel::kError);
-      return Status::Ok();
-    }
-  }
-  svc_->AfterBlockPublished(done.hash);
-  if (!closed()) ScheduleBlocks();
+  ScheduleBlocks();
   return Status::Ok();
 }
 
@@ -1118,7 +1111,9 @@ void Connection::Close(const std::string& reason, LogLevel level) {
   if (resolver_) resolver_->cancel();
   stream_.lowest_layer().shutdown(tcp::socket::shutdown_both, ignored);
   stream_.lowest_layer().close(ignored);
-  receiving_.reset();  // an uncommitted block's temp file is removed
+  // An unfinished block's temp file is removed (by the writer thread).
+  if (receiving_) svc_->Receiver().Abort(receiving_->job);
+  receiving_.reset();
   if (sending_) ::close(sending_->fd);
   sending_.reset();
   for (const auto& [request, hash] : requested_) svc_->blocks_inflight_.erase(hash);
@@ -1299,56 +1294,73 @@ void SyncService::Impl::AfterEventsReceived(HubState& hub, const std::vector<Has
   ScheduleAllBlocks();
 }
 
-void SyncService::Impl::StageReceivedBlock(const Hash256& hash, ByteSpan bytes) {
-  if (!block_batch_) block_batch_ = std::make_unique<store::BatchPublisher>(&store_->primary());
-  auto staged = block_batch_->StageBlock(hash, bytes);
-  if (!staged.ok()) {
-    NB_LOG(kError, "sync") << "cannot write block " << hash.Hex().substr(0, 16)
-                           << "...: " << staged.error().message;
-    blocks_inflight_.erase(hash);  // asked for again later
-    return;
+BlockReceiver& SyncService::Impl::Receiver() {
+  if (!receiver_) {
+    std::weak_ptr<Impl> weak = shared_from_this();
+    BlockReceiver::Callbacks callbacks;
+    callbacks.checked = [weak](BlockReceiver::Job job, const Hash256& hash,
+                               const std::optional<Error>& error) {
+      if (auto self = weak.lock()) self->OnBlockChecked(job, hash, error);
+    };
+    callbacks.published = [weak](const std::vector<Hash256>& hashes) {
+      if (auto self = weak.lock()) self->OnBlocksPublished(hashes);
+    };
+    callbacks.publish_failed = [weak](const std::vector<Hash256>& hashes, const Error& error) {
+      if (auto self = weak.lock()) self->OnPublishFailed(hashes, error);
+    };
+    callbacks.drained = [weak] {
+      if (auto self = weak.lock()) self->ResumeReading();
+    };
+    receiver_ = std::make_unique<BlockReceiver>(io_, &store_->primary(), std::move(callbacks));
   }
-  blocks_inflight_.insert(hash);
-  // Out of the wanted sets now: scheduling scans them from the start, and
-  // thousands of staged blocks there would make each pick cost thousands.
-  for (auto& [id, hub] : hubs_) hub->wanted.erase(hash);
-  block_batch_hashes_.push_back(hash);
-  block_batch_bytes_ += bytes.size();
-  if (block_batch_hashes_.size() >= kBlockBatchMaxFiles ||
-      block_batch_bytes_ >= kBlockBatchMaxBytes) {
-    FlushReceivedBlocks();
-    return;
-  }
-  if (!block_batch_timer_) block_batch_timer_ = std::make_unique<asio::steady_timer>(io_);
-  block_batch_timer_->expires_after(kBlockBatchDelay);
-  std::weak_ptr<Impl> weak = shared_from_this();
-  block_batch_timer_->async_wait([weak](boost::system::error_code error) {
-    if (error) return;
-    if (auto self = weak.lock()) self->FlushReceivedBlocks();
-  });
+  return *receiver_;
 }
 
-void SyncService::Impl::FlushReceivedBlocks() {
-  if (!block_batch_) return;
-  std::unique_ptr<store::BatchPublisher> batch = std::move(block_batch_);
-  std::vector<Hash256> hashes = std::move(block_batch_hashes_);
-  block_batch_hashes_.clear();
-  block_batch_bytes_ = 0;
-  if (block_batch_timer_) block_batch_timer_->cancel();
-  auto committed = batch->Commit();
-  if (!committed.ok()) {
-    NB_LOG(kError, "sync") << "cannot publish " << hashes.size()
-                           << " received block(s): " << committed.error().message;
-    for (const auto& hash : hashes) {
-      blocks_inflight_.erase(hash);
-      for (auto& [id, hub] : hubs_) {
-        if (hub->referenced.count(hash) && !store_->HasBlock(hash)) hub->wanted.insert(hash);
-      }
-    }
-    if (!stopped_) ScheduleAllBlocks();
-    return;
+void SyncService::Impl::OnBlockChecked(BlockReceiver::Job job, const Hash256& hash,
+                                       const std::optional<Error>& problem) {
+  std::shared_ptr<Connection> from;
+  if (auto it = verifying_.find(job); it != verifying_.end()) {
+    from = it->second.lock();
+    verifying_.erase(it);
   }
+  if (!problem) return;  // good: it stays in flight until its batch is published
+  const Error& error = *problem;
+  blocks_inflight_.erase(hash);
+  if (stopped_) return;
+  for (auto& [id, hub] : hubs_) {
+    if (hub->referenced.count(hash) && !store_->HasBlock(hash)) hub->wanted.insert(hash);
+  }
+  if (from && !from->closed()) {
+    if (error.code == ErrorCode::kCorrupt) {
+      from->Close("block-end frame: " + error.message);
+    } else {
+      from->Close("cannot write block: " + error.message, LogLevel::kError);
+    }
+  }
+  ScheduleAllBlocks();
+}
+
+void SyncService::Impl::OnBlocksPublished(const std::vector<Hash256>& hashes) {
+  if (stopped_) return;
   for (const auto& hash : hashes) AfterBlockPublished(hash);
+}
+
+void SyncService::Impl::OnPublishFailed(const std::vector<Hash256>& hashes, const Error& error) {
+  NB_LOG(kError, "sync") << "cannot publish " << hashes.size()
+                         << " received block(s): " << error.message;
+  for (const auto& hash : hashes) {
+    blocks_inflight_.erase(hash);
+    for (auto& [id, hub] : hubs_) {
+      if (hub->referenced.count(hash) && !store_->HasBlock(hash)) hub->wanted.insert(hash);
+    }
+  }
+  if (!stopped_) ScheduleAllBlocks();
+}
+
+void SyncService::Impl::ResumeReading() {
+  if (stopped_) return;
+  std::vector<std::shared_ptr<Connection>> open(conns_.begin(), conns_.end());
+  for (auto& conn : open) conn->ResumeReading();
 }
 
 void SyncService::Impl::AfterBlockPublished(const Hash256& block) {
@@ -1595,9 +1607,9 @@ void SyncService::Impl::Stop() {
   std::vector<std::shared_ptr<Connection>> open(conns_.begin(), conns_.end());
   for (auto& conn : open) conn->Close("stopping", LogLevel::kInfo);
   conns_.clear();
-  // Blocks that arrived whole and verified are kept (one syncfs).
-  FlushReceivedBlocks();
-  if (block_batch_timer_) block_batch_timer_->cancel();
+  // Blocks that arrived whole and verify are kept (one syncfs); the rest
+  // (cut off mid-block) leave no temp file.
+  if (receiver_) receiver_->Shutdown();
   for (auto& [id, hub] : hubs_) (void)hub->refs.Save();
 }
 
