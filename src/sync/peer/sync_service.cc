@@ -46,6 +46,8 @@ namespace {
 constexpr size_t kMaxHelloTags = 4096;   // refused above this (bounds the work of matching)
 constexpr size_t kMinOffer = 8;          // offers are padded to a power of two, at least this
 constexpr size_t kMaxReasonBytes = 200;  // of a peer's close reason we log
+// Ciphertext per socket read or write: many TLS records per system call.
+constexpr size_t kSocketIoBytes = size_t{256} << 10;
 // Events received in one frame above which they are published with one
 // syncfs (BatchPublisher) rather than an fsync pair each.
 constexpr size_t kBatchPublishAbove = 4;
@@ -217,7 +219,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Connection(SyncService::Impl* svc, tcp::socket socket, bool outbound, std::string address)
       : svc_(svc),
         opt_(svc->options_),
-        stream_(std::move(socket), svc->tls_),
+        socket_(std::move(socket)),
         outbound_(outbound),
         address_(std::move(address)),
         handshake_timer_(svc->io_),
@@ -254,9 +256,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
  private:
   void StartTls();
   void OnTlsUp();
-  void ReadHeader();
-  void ReadBody(uint32_t length);
-  void ContinueReading();
+  void HandshakeStep();
+  void ReadCipher();
+  // Decrypts into dst until `size` bytes are there (fill_got_ counts them
+  // across calls); false: not yet (a socket read was started, or closed).
+  bool Fill(uint8_t* dst, size_t size);
+  void ReadFrames();
   Status HandleFrame(uint8_t type, ByteSpan body);
   Status OnHello(FrameReader& r);
   Status OnProof(FrameReader& r);
@@ -278,7 +283,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   SyncService::Impl* svc_;
   const SyncServiceOptions& opt_;
-  ssl::stream<tcp::socket> stream_;
+  tcp::socket socket_;
+  // TLS over memory buffers (crypto/tls.h Session): ciphertext moves between
+  // it and the socket in reads and writes of up to kSocketIoBytes, many
+  // records per system call.
+  std::unique_ptr<crypto::tls::Session> session_;
+  bool tls_up_ = false;   // handshake done: frames may flow
+  Bytes cipher_in_;       // one socket read
+  Bytes cipher_out_;      // one socket write
+  size_t plain_out_ = 0;  // frame bytes in cipher_out_ (for bytes_out)
   bool outbound_;
   std::string address_;
   std::string dial_address_;
@@ -305,7 +318,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Reading.
   uint8_t header_[kFrameHeaderSize];
   Bytes body_;
-  bool read_paused_ = false;  // flow control (ContinueReading)
+  bool read_paused_ = false;  // flow control (ReadFrames)
+  bool header_done_ = false;  // header_ read, body_ next
+  size_t fill_got_ = 0;
   Clock::time_point last_recv_ = Clock::now();
   // Writing: control frames first, then events asked for, then block data.
   std::deque<Bytes> out_;
@@ -363,7 +378,7 @@ void Connection::StartDial(const std::string& host, const std::string& port) {
       host, port, [self](const boost::system::error_code& ec, tcp::resolver::results_type results) {
         if (self->closed()) return;
         if (ec) return self->Close("cannot resolve: " + ec.message(), LogLevel::kInfo);
-        asio::async_connect(self->stream_.next_layer(), results,
+        asio::async_connect(self->socket_, results,
                             [self](const boost::system::error_code& ec, const tcp::endpoint&) {
                               if (self->closed()) return;
                               if (ec) {
@@ -387,25 +402,62 @@ void Connection::StartAccepted() {
 void Connection::StartTls() {
   phase_ = Phase::kHandshake;
   boost::system::error_code ignored;
-  stream_.next_layer().set_option(tcp::no_delay(true), ignored);
+  socket_.set_option(tcp::no_delay(true), ignored);
+  auto session = crypto::tls::Session::Create(svc_->tls_.native_handle(), !outbound_);
+  if (!session.ok()) return Close(session.error().message);
+  session_ = std::move(session).value();
+  cipher_in_.resize(kSocketIoBytes);
+  HandshakeStep();
+}
+
+void Connection::HandshakeStep() {
+  auto done = session_->Handshake();
+  if (!done.ok()) return Close(done.error().message);
+  if (session_->output_size() > 0) {
+    // Our handshake messages first; then look again (done, or wait for the peer).
+    session_->TakeOutput(&cipher_out_);
+    auto self = shared_from_this();
+    asio::async_write(socket_, asio::buffer(cipher_out_),
+                      [self](const boost::system::error_code& ec, size_t) {
+                        if (self->closed()) return;
+                        if (ec) return self->Close("TLS handshake failed: " + ec.message());
+                        self->HandshakeStep();
+                      });
+    return;
+  }
+  if (*done) {
+    tls_up_ = true;
+    return OnTlsUp();
+  }
+  ReadCipher();
+}
+
+void Connection::ReadCipher() {
   auto self = shared_from_this();
-  stream_.async_handshake(outbound_ ? ssl::stream_base::client : ssl::stream_base::server,
-                          [self](const boost::system::error_code& ec) {
-                            if (self->closed()) return;
-                            if (ec) return self->Close("TLS handshake failed: " + ec.message());
-                            self->OnTlsUp();
-                          });
+  socket_.async_read_some(
+      asio::buffer(cipher_in_), [self](const boost::system::error_code& ec, size_t n) {
+        if (self->closed()) return;
+        if (ec) {
+          if (!self->tls_up_) return self->Close("TLS handshake failed: " + ec.message());
+          return self->Close(ec == asio::error::eof ? "the peer closed the connection"
+                                                    : "read failed: " + ec.message(),
+                             LogLevel::kInfo);
+        }
+        self->session_->Feed(ByteSpan(self->cipher_in_).first(n));
+        if (!self->tls_up_) return self->HandshakeStep();
+        self->ReadFrames();
+      });
 }
 
 void Connection::OnTlsUp() {
-  auto key = crypto::tls::PeerPublicKey(stream_.native_handle());
+  auto key = crypto::tls::PeerPublicKey(session_->native_handle());
   if (!key.ok()) return Close(key.error().message);
   peer_key_ = std::move(key).value();
   if (peer_key_->bytes() == svc_->key_.public_key().bytes()) {
     return Close("connected to ourselves", LogLevel::kInfo);
   }
   auto exported =
-      crypto::tls::ExportKeyingMaterial(stream_.native_handle(), kExporterLabel, kExporterSize);
+      crypto::tls::ExportKeyingMaterial(session_->native_handle(), kExporterLabel, kExporterSize);
   if (!exported.ok()) return Close(exported.error().message);
   exporter_ = std::move(exported).value();
 
@@ -438,68 +490,71 @@ void Connection::OnTlsUp() {
     }
   }
   Send(std::move(hello).Finish());
-  ReadHeader();
+  ReadFrames();
   Tick();
 }
 
-void Connection::ReadHeader() {
-  auto self = shared_from_this();
-  asio::async_read(
-      stream_, asio::buffer(header_, sizeof(header_)),
-      [self](const boost::system::error_code& ec, size_t n) {
-        if (self->closed()) return;
-        if (ec) {
-          return self->Close(ec == asio::error::eof || ec == ssl::error::stream_truncated
-                                 ? "the peer closed the connection"
-                                 : "read failed: " + ec.message(),
-                             LogLevel::kInfo);
-        }
-        self->bytes_in_ += n;
-        uint32_t length = ReadU32Be(self->header_);
-        if (length == 0 || length > self->opt_.max_frame) {
-          return self->Close("frame length " + std::to_string(length) + " out of bounds (at most " +
-                             std::to_string(self->opt_.max_frame) + ")");
-        }
-        self->ReadBody(length);
-      });
-}
-
-void Connection::ReadBody(uint32_t length) {
-  body_.resize(length);
-  auto self = shared_from_this();
-  asio::async_read(stream_, asio::buffer(body_),
-                   [self](const boost::system::error_code& ec, size_t n) {
-                     if (self->closed()) return;
-                     if (ec) return self->Close("read failed: " + ec.message(), LogLevel::kInfo);
-                     self->bytes_in_ += n;
-                     self->last_recv_ = Clock::now();
-                     self->last_seen_ms_ = UnixMs();
-                     uint8_t type = self->body_[0];
-                     Status handled = self->HandleFrame(type, ByteSpan(self->body_).subspan(1));
-                     if (self->closed()) return;
-                     if (!handled.ok()) {
-                       return self->Close(std::string(FrameTypeName(type)) +
-                                          " frame: " + handled.error().message);
-                     }
-                     self->ContinueReading();
-                   });
-}
-
-void Connection::ContinueReading() {
-  // Flow control: while the block writer is behind, stop reading (TCP then
-  // holds the sender back) until it has caught up (ResumeReading).
-  if (svc_->receiver_ && svc_->receiver_->over_limit()) {
-    read_paused_ = true;
-    return;
+bool Connection::Fill(uint8_t* dst, size_t size) {
+  while (fill_got_ < size) {
+    auto got = session_->Read(std::span<uint8_t>(dst + fill_got_, size - fill_got_));
+    if (!got.ok()) {
+      bool peer_closed = got.error().code == ErrorCode::kCancelled;
+      Close(peer_closed ? "the peer closed the connection" : got.error().message,
+            peer_closed ? LogLevel::kInfo : LogLevel::kWarn);
+      return false;
+    }
+    if (*got == 0) {
+      // Reading may have produced TLS output of its own (a key update's
+      // answer): send it along.
+      if (session_->output_size() > 0) Pump();
+      if (!closed()) ReadCipher();
+      return false;
+    }
+    fill_got_ += *got;
   }
-  ReadHeader();
+  fill_got_ = 0;
+  return true;
+}
+
+void Connection::ReadFrames() {
+  // A loop, not a chain of callbacks: one socket read may hold many frames.
+  while (!closed()) {
+    if (!header_done_) {
+      if (!Fill(header_, sizeof(header_))) return;
+      bytes_in_ += sizeof(header_);
+      uint32_t length = ReadU32Be(header_);
+      if (length == 0 || length > opt_.max_frame) {
+        return Close("frame length " + std::to_string(length) + " out of bounds (at most " +
+                     std::to_string(opt_.max_frame) + ")");
+      }
+      body_.resize(length);
+      header_done_ = true;
+    }
+    if (!Fill(body_.data(), body_.size())) return;
+    header_done_ = false;
+    bytes_in_ += body_.size();
+    last_recv_ = Clock::now();
+    last_seen_ms_ = UnixMs();
+    uint8_t type = body_[0];
+    Status handled = HandleFrame(type, ByteSpan(body_).subspan(1));
+    if (closed()) return;
+    if (!handled.ok()) {
+      return Close(std::string(FrameTypeName(type)) + " frame: " + handled.error().message);
+    }
+    // Flow control: while the block writer is behind, stop reading (TCP then
+    // holds the sender back) until it has caught up (ResumeReading).
+    if (svc_->receiver_ && svc_->receiver_->over_limit()) {
+      read_paused_ = true;
+      return;
+    }
+  }
 }
 
 void Connection::ResumeReading() {
   if (!read_paused_ || closed()) return;
   read_paused_ = false;
   last_recv_ = Clock::now();  // the pause was ours, not the peer's silence
-  ContinueReading();
+  ReadFrames();
 }
 
 Status Connection::HandleFrame(uint8_t type, ByteSpan body) {
@@ -1006,11 +1061,15 @@ bool Connection::ProduceBlockFrame(Bytes* out) {
   Sending& s = *sending_;
   if (s.remaining > 0) {
     size_t n = static_cast<size_t>(std::min<uint64_t>(s.remaining, opt_.block_chunk));
-    FrameWriter w(FrameType::kBlockData);
-    w.U32(s.request);
-    Bytes frame = std::move(w).Finish();
-    size_t head = frame.size();
+    // Built in the caller's buffer (kept from frame to frame: no fresh pages
+    // to fault in for every chunk).
+    constexpr size_t head = kFrameHeaderSize + 1 + 4;  // length, type, request
+    Bytes& frame = *out;
     frame.resize(head + n);
+    frame[kFrameHeaderSize] = static_cast<uint8_t>(FrameType::kBlockData);
+    for (int i = 0; i < 4; ++i) {
+      frame[kFrameHeaderSize + 1 + i] = static_cast<uint8_t>(s.request >> (24 - 8 * i));
+    }
     size_t got = 0;
     while (got < n) {
       ssize_t k = ::read(s.fd, frame.data() + head + got, n - got);
@@ -1023,7 +1082,6 @@ bool Connection::ProduceBlockFrame(Bytes* out) {
       s.remaining -= n;
       uint32_t length = static_cast<uint32_t>(frame.size() - kFrameHeaderSize);
       for (int i = 0; i < 4; ++i) frame[i] = static_cast<uint8_t>(length >> (24 - 8 * i));
-      *out = std::move(frame);
       return true;
     }
     // The file shrank or failed: end it as not good.
@@ -1050,29 +1108,37 @@ bool Connection::ProduceBlockFrame(Bytes* out) {
 }
 
 void Connection::Pump() {
-  if (write_pending_ || closed() || phase_ == Phase::kConnecting) return;
-  writing_.clear();
-  // Control frames coalesced into one write (small frames, one TLS record).
-  while (!out_.empty() && writing_.size() < (size_t{256} << 10)) {
-    Bytes& f = out_.front();
-    out_bytes_ -= f.size();
-    writing_.insert(writing_.end(), f.begin(), f.end());
-    out_.pop_front();
+  if (write_pending_ || closed() || !tls_up_) return;
+  // Encrypt frames until one socket write's worth is ready: control frames
+  // first (coalesced: small frames, few records), then events, then block data.
+  while (session_->output_size() < kSocketIoBytes) {
+    writing_.clear();
+    while (!out_.empty() && writing_.size() < (size_t{256} << 10)) {
+      Bytes& f = out_.front();
+      out_bytes_ -= f.size();
+      writing_.insert(writing_.end(), f.begin(), f.end());
+      out_.pop_front();
+    }
+    if (writing_.empty() && phase_ == Phase::kReady) {
+      if (!ProduceEventFrame(&writing_)) ProduceBlockFrame(&writing_);
+    }
+    if (writing_.empty()) break;
+    Status encrypted = session_->Write(writing_);
+    if (!encrypted.ok()) return Close(encrypted.error().message);
+    plain_out_ += writing_.size();
+    if (closed()) return;
   }
-  if (writing_.empty() && phase_ == Phase::kReady) {
-    Bytes frame;
-    if (ProduceEventFrame(&frame) || ProduceBlockFrame(&frame)) writing_ = std::move(frame);
-  }
-  if (writing_.empty()) return;
+  if (session_->output_size() == 0) return;
+  session_->TakeOutput(&cipher_out_);
   write_pending_ = true;
   write_started_ = Clock::now();
   auto self = shared_from_this();
-  asio::async_write(stream_, asio::buffer(writing_),
-                    [self](const boost::system::error_code& ec, size_t n) {
+  asio::async_write(socket_, asio::buffer(cipher_out_),
+                    [self](const boost::system::error_code& ec, size_t) {
                       self->write_pending_ = false;
                       if (self->closed()) return;
                       if (ec) return self->Close("write failed: " + ec.message(), LogLevel::kInfo);
-                      self->bytes_out_ += n;
+                      self->bytes_out_ += std::exchange(self->plain_out_, 0);
                       self->last_send_ = Clock::now();
                       self->Pump();
                     });
@@ -1109,8 +1175,8 @@ void Connection::Close(const std::string& reason, LogLevel level) {
   handshake_timer_.cancel();
   tick_timer_.cancel();
   if (resolver_) resolver_->cancel();
-  stream_.lowest_layer().shutdown(tcp::socket::shutdown_both, ignored);
-  stream_.lowest_layer().close(ignored);
+  socket_.shutdown(tcp::socket::shutdown_both, ignored);
+  socket_.close(ignored);
   // An unfinished block's temp file is removed (by the writer thread).
   if (receiving_) svc_->Receiver().Abort(receiving_->job);
   receiving_.reset();
