@@ -46,6 +46,8 @@ namespace {
 constexpr size_t kMaxHelloTags = 4096;   // refused above this (bounds the work of matching)
 constexpr size_t kMinOffer = 8;          // offers are padded to a power of two, at least this
 constexpr size_t kMaxReasonBytes = 200;  // of a peer's close reason we log
+// Frames up to this size are read into their own buffer (see body_).
+constexpr size_t kSmallFrameMax = size_t{64} << 10;
 // Ciphertext per socket read or write: many TLS records per system call.
 constexpr size_t kSocketIoBytes = size_t{256} << 10;
 // Events received in one frame above which they are published with one
@@ -277,7 +279,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void Send(Bytes frame);
   void Pump();
   bool ProduceEventFrame(Bytes* out);
-  bool ProduceBlockFrame(Bytes* out);
+  // A block-data frame goes to *data (in block_frame_), others to *out.
+  bool ProduceBlockFrame(Bytes* out, ByteSpan* data);
   void Tick();
   Error Protocol(const std::string& what) { return MakeError(ErrorCode::kCorrupt, what); }
 
@@ -317,15 +320,21 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // Reading.
   uint8_t header_[kFrameHeaderSize];
-  Bytes body_;
-  bool read_paused_ = false;  // flow control (ReadFrames)
-  bool header_done_ = false;  // header_ read, body_ next
+  // Frame bodies: small ones (control, events) in small_body_, large ones
+  // (block data) in body_, so that neither shrinks and grows again from
+  // frame to frame (growing a vector zero-fills the new bytes).
+  Bytes body_, small_body_;
+  Bytes* frame_ = &small_body_;  // the one the frame being read goes into
+  bool read_paused_ = false;     // flow control (ReadFrames)
+  bool header_done_ = false;     // header_ read, body_ next
   size_t fill_got_ = 0;
   Clock::time_point last_recv_ = Clock::now();
   // Writing: control frames first, then events asked for, then block data.
   std::deque<Bytes> out_;
   size_t out_bytes_ = 0;
   Bytes writing_;
+  // Block data frames are built here (allocated once, never zero-filled).
+  std::unique_ptr<uint8_t[]> block_frame_;
   bool write_pending_ = false;
   Clock::time_point write_started_ = Clock::now();
   Clock::time_point last_send_ = Clock::now();
@@ -527,16 +536,17 @@ void Connection::ReadFrames() {
         return Close("frame length " + std::to_string(length) + " out of bounds (at most " +
                      std::to_string(opt_.max_frame) + ")");
       }
-      body_.resize(length);
+      frame_ = length <= kSmallFrameMax ? &small_body_ : &body_;
+      frame_->resize(length);
       header_done_ = true;
     }
-    if (!Fill(body_.data(), body_.size())) return;
+    if (!Fill(frame_->data(), frame_->size())) return;
     header_done_ = false;
-    bytes_in_ += body_.size();
+    bytes_in_ += frame_->size();
     last_recv_ = Clock::now();
     last_seen_ms_ = UnixMs();
-    uint8_t type = body_[0];
-    Status handled = HandleFrame(type, ByteSpan(body_).subspan(1));
+    uint8_t type = (*frame_)[0];
+    Status handled = HandleFrame(type, ByteSpan(*frame_).subspan(1));
     if (closed()) return;
     if (!handled.ok()) {
       return Close(std::string(FrameTypeName(type)) + " frame: " + handled.error().message);
@@ -908,6 +918,10 @@ Status Connection::OnBlockData(FrameReader& r) {
   receiving_->got += data.size();
   // The frame's buffer itself goes to the writer thread (hashed and written
   // there); this connection reads the next frame into a recycled one.
+  if (frame_ != &body_) {  // a small frame: copied (cheap), its buffer stays
+    svc_->Receiver().Data(receiving_->job, Bytes(data.begin(), data.end()), 0);
+    return Status::Ok();
+  }
   size_t offset = static_cast<size_t>(data.data() - body_.data());
   svc_->Receiver().Data(receiving_->job, std::move(body_), offset);
   body_ = svc_->Receiver().TakeBuffer();
@@ -1031,7 +1045,7 @@ bool Connection::ProduceEventFrame(Bytes* out) {
   return false;
 }
 
-bool Connection::ProduceBlockFrame(Bytes* out) {
+bool Connection::ProduceBlockFrame(Bytes* out, ByteSpan* data) {
   while (!sending_ && !serve_queue_.empty()) {
     Serve next = serve_queue_.front();
     serve_queue_.pop_front();
@@ -1061,11 +1075,12 @@ bool Connection::ProduceBlockFrame(Bytes* out) {
   Sending& s = *sending_;
   if (s.remaining > 0) {
     size_t n = static_cast<size_t>(std::min<uint64_t>(s.remaining, opt_.block_chunk));
-    // Built in the caller's buffer (kept from frame to frame: no fresh pages
-    // to fault in for every chunk).
+    // Built in block_frame_ (kept from frame to frame: no fresh pages to
+    // fault in, no zero-filling for every chunk).
     constexpr size_t head = kFrameHeaderSize + 1 + 4;  // length, type, request
-    Bytes& frame = *out;
-    frame.resize(head + n);
+    if (!block_frame_)
+      block_frame_ = std::make_unique_for_overwrite<uint8_t[]>(head + opt_.block_chunk);
+    std::span<uint8_t> frame(block_frame_.get(), head + n);
     frame[kFrameHeaderSize] = static_cast<uint8_t>(FrameType::kBlockData);
     for (int i = 0; i < 4; ++i) {
       frame[kFrameHeaderSize + 1 + i] = static_cast<uint8_t>(s.request >> (24 - 8 * i));
@@ -1082,6 +1097,7 @@ bool Connection::ProduceBlockFrame(Bytes* out) {
       s.remaining -= n;
       uint32_t length = static_cast<uint32_t>(frame.size() - kFrameHeaderSize);
       for (int i = 0; i < 4; ++i) frame[i] = static_cast<uint8_t>(length >> (24 - 8 * i));
+      *data = frame;
       return true;
     }
     // The file shrank or failed: end it as not good.
@@ -1119,13 +1135,15 @@ void Connection::Pump() {
       writing_.insert(writing_.end(), f.begin(), f.end());
       out_.pop_front();
     }
-    if (writing_.empty() && phase_ == Phase::kReady) {
-      if (!ProduceEventFrame(&writing_)) ProduceBlockFrame(&writing_);
+    ByteSpan frame;
+    if (writing_.empty() && phase_ == Phase::kReady && !ProduceEventFrame(&writing_)) {
+      ProduceBlockFrame(&writing_, &frame);  // block data: in `frame`; others: in writing_
     }
-    if (writing_.empty()) break;
-    Status encrypted = session_->Write(writing_);
+    if (!writing_.empty()) frame = writing_;
+    if (frame.empty()) break;
+    Status encrypted = session_->Write(frame);
     if (!encrypted.ok()) return Close(encrypted.error().message);
-    plain_out_ += writing_.size();
+    plain_out_ += frame.size();
     if (closed()) return;
   }
   if (session_->output_size() == 0) return;
