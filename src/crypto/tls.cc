@@ -1,6 +1,7 @@
 #include "crypto/tls.h"
 
 #include <openssl/bio.h>
+#include <openssl/buffer.h>
 #include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -188,15 +189,15 @@ Status Session::Write(ByteSpan plaintext) {
 size_t Session::output_size() const { return BIO_ctrl_pending(out_); }
 
 void Session::TakeOutput(Bytes* out) {
-  size_t size = BIO_ctrl_pending(out_);
-  out->resize(size);
-  size_t done = 0;
-  while (done < size) {
-    int n = BIO_read(out_, out->data() + done, static_cast<int>(size - done));
-    if (n <= 0) break;
-    done += static_cast<size_t>(n);
+  // One copy straight out of the BIO's buffer (no zero-filling resize).
+  BUF_MEM* pending = nullptr;
+  BIO_get_mem_ptr(out_, &pending);
+  if (pending == nullptr || pending->length == 0) {
+    out->clear();
+    return;
   }
-  out->resize(done);
+  out->assign(pending->data, pending->data + pending->length);
+  (void)BIO_reset(out_);
 }
 
 }  // namespace nb::crypto::tls

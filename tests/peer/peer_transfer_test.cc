@@ -104,6 +104,7 @@ class Node {
     Run([&] { service_->AddPeer("127.0.0.1:" + std::to_string(port)); });
   }
   hub::Hub& hub() { return *hub_; }
+  std::vector<PeerStatus> Peers() { return service_->Peers(); }  // on the io thread
   store::Store& store() { return *store_; }
   std::atomic<size_t> received_blocks_{0};
 
@@ -231,6 +232,43 @@ TEST(PeerTransfer, ASlowSyncOfReceivedBlocksDoesNotStallTheConnection) {
     }
   }
   EXPECT_EQ(block_names, blocks_a.size());
+}
+
+TEST(PeerTransfer, ASendersCorruptCopyIsQuarantinedNotSentAndTheRestArrives) {
+  TempDir dir;
+  Node a(dir / "a"), b(dir / "b");
+  PutRandomFile(a.hub(), dir / "scratch", 6u << 20);
+  std::set<Hash256> blocks_a = BlocksOf(a.store());
+  ASSERT_GE(blocks_a.size(), 3u);
+  // One chunk (not the manifest: B must learn the chunks) rots on A's disk:
+  // same size, one byte changed. The largest block is a chunk.
+  Hash256 rotten;
+  uintmax_t largest = 0;
+  for (const auto& hash : blocks_a) {
+    uintmax_t size = std::filesystem::file_size(a.store().primary().block_path(hash));
+    if (size > largest) largest = size, rotten = hash;
+  }
+  {
+    std::fstream file(a.store().primary().block_path(rotten),
+                      std::ios::in | std::ios::out | std::ios::binary);
+    file.seekp(static_cast<std::streamoff>(largest / 2));
+    char flipped = 0x5a;
+    file.write(&flipped, 1);
+  }
+  a.Start();
+  b.Start();
+  b.Dial(a.Listen());
+  std::set<Hash256> good = blocks_a;
+  good.erase(rotten);
+  ASSERT_TRUE(WaitFor([&] { return BlocksOf(b.store()) == good; }, 60s));
+  // A found out while reading it for B: quarantined, so no longer served.
+  EXPECT_TRUE(WaitFor([&] { return !a.store().HasBlock(rotten); }, 10s));
+  EXPECT_FALSE(b.store().HasBlock(rotten));
+  EXPECT_EQ(TempFilesIn(b.store().primary().blocks_dir()), 0u);
+  // B was not cut off for it (the sender said its copy was bad).
+  auto peers = b.Run([&] { return b.Peers(); });
+  ASSERT_EQ(peers.size(), 1u);
+  EXPECT_NE(peers[0].state, "waiting");
 }
 
 }  // namespace

@@ -1,12 +1,13 @@
 // Received blocks, hashed, written and published off the io thread.
 //
-// The io thread decrypts a block's frames and hands each frame's buffer over
-// (no copy); a writer thread hashes the bytes and appends them to a temp file
-// in the blocks directory, asking the kernel to start writing them back at
-// once (sync_file_range), so that the one sync of a batch finds little left
-// to do. At the block's end the writer compares the hash: a block that does
-// not match its name is deleted and reported (the io thread cuts the peer
-// off); one that matches joins the current batch. A committer thread
+// The io thread decrypts and hashes a block's frames and hands each frame's
+// buffer over (no copy); a writer thread appends the bytes to a temp file in
+// the blocks directory, asking the kernel to start writing them back at once
+// (sync_file_range), so that the one sync of a batch finds little left to
+// do. The io thread checks the hash at the block's end: a block that does not
+// match its name is aborted (its temp file removed) and the peer cut off;
+// one that matches is ended here and joins the current batch. A committer
+// thread
 // publishes a batch with one syncfs, then gives each block its final name
 // (no-replace rename) and syncs the directory: nothing appears under a final
 // name before its bytes are verified and durable, and a crash leaves only
@@ -56,10 +57,9 @@ class BlockReceiver {
  public:
   using Job = uint64_t;
   struct Callbacks {
-    // A block ended (End): its bytes matched its name and are written
-    // (error empty; published later, with its batch), or they did not match,
-    // or could not be written (its temp file is gone already). `job` is the
-    // one Begin returned.
+    // A block ended (End): its bytes are written (error empty; published
+    // later, with its batch), or they could not be (its temp file is gone
+    // already). `job` is the one Begin returned.
     std::function<void(Job job, const crypto::Hash256& hash, const std::optional<Error>& error)>
         checked;
     // Blocks now under their final name, durable.
@@ -77,12 +77,12 @@ class BlockReceiver {
   BlockReceiver(const BlockReceiver&) = delete;
   BlockReceiver& operator=(const BlockReceiver&) = delete;
 
-  // A block `hash` of `size` bytes begins. `store` false: the bytes are only
-  // hashed (we hold the block already; the peer's copy is still checked).
+  // A block `hash` of `size` bytes begins. `store` false: nothing is written
+  // (we hold the block already).
   Job Begin(const crypto::Hash256& hash, uint64_t size, bool store);
   // `buffer[offset..]` are the block's next bytes; the buffer is taken.
   void Data(Job job, Bytes buffer, size_t offset);
-  // All bytes are here: verify, then publish with the next batch.
+  // All bytes are here and their hash matched: publish with the next batch.
   void End(Job job);
   // Drops the block (peer gone, short, or it said its copy was bad). Returns
   // once its temp file is gone (after the writer's backlog: milliseconds).
@@ -114,7 +114,6 @@ class BlockReceiver {
     int fd = -1;
     std::string temp;
     uint64_t written = 0, flushed = 0;
-    crypto::Sha256Stream sha;
     bool store = true;
     std::optional<Error> error;  // writing failed; reported at End
   };

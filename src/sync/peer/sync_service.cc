@@ -31,6 +31,7 @@
 #include "sync/event_refs.h"
 #include "sync/negentropy.h"
 #include "sync/peer/block_receiver.h"
+#include "sync/peer/block_sender.h"
 #include "sync/peer/membership.h"
 #include "sync/peer/wire.h"
 
@@ -173,6 +174,13 @@ class SyncService::Impl : public std::enable_shared_from_this<SyncService::Impl>
   // Received blocks are hashed, written and published off this thread
   // (sync/peer/block_receiver.h); created on first use.
   std::unique_ptr<BlockReceiver> receiver_;
+  // Served blocks are read and hashed ahead on a reader thread
+  // (sync/peer/block_sender.h); created on first use.
+  std::unique_ptr<BlockSender> sender_;
+  BlockSender& Sender() {
+    if (!sender_) sender_ = std::make_unique<BlockSender>(io_);
+    return *sender_;
+  }
   // Blocks whose last byte arrived, by job, until verified: who sent them.
   std::unordered_map<BlockReceiver::Job, std::weak_ptr<Connection>> verifying_;
   BlockReceiver& Receiver();
@@ -279,7 +287,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void Send(Bytes frame);
   void Pump();
   bool ProduceEventFrame(Bytes* out);
-  // A block-data frame goes to *data (in block_frame_), others to *out.
+  // A block-data frame goes to *data (in sent_chunk_), others to *out.
   bool ProduceBlockFrame(Bytes* out, ByteSpan* data);
   void Tick();
   Error Protocol(const std::string& what) { return MakeError(ErrorCode::kCorrupt, what); }
@@ -333,8 +341,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::deque<Bytes> out_;
   size_t out_bytes_ = 0;
   Bytes writing_;
-  // Block data frames are built here (allocated once, never zero-filled).
-  std::unique_ptr<uint8_t[]> block_frame_;
   bool write_pending_ = false;
   Clock::time_point write_started_ = Clock::now();
   Clock::time_point last_send_ = Clock::now();
@@ -350,11 +356,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
     uint32_t request;
     Hash256 hash;
     store::StorageRoot* root;
-    int fd = -1;
-    uint64_t remaining = 0;
-    crypto::Sha256Stream sha;
+    uint64_t size = 0;
+    BlockSender::Job job = 0;  // read and hashed ahead by svc_->Sender()
   };
   std::optional<Sending> sending_;
+  Bytes sent_chunk_;  // the chunk being encrypted (back to the sender after)
 
   // Blocks we asked for.
   std::map<uint32_t, Hash256> requested_;
@@ -366,6 +372,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     uint64_t size = 0, got = 0;
     BlockReceiver::Job job = 0;  // its bytes go to svc_->Receiver()
     bool store = true;           // false: we hold it already (checked, not written)
+    crypto::Sha256Stream sha;    // hashed here, on arrival
   };
   std::optional<Receiving> receiving_;
 
@@ -916,6 +923,7 @@ Status Connection::OnBlockData(FrameReader& r) {
     return Protocol("block " + receiving_->hash.Hex() + " longer than announced");
   }
   receiving_->got += data.size();
+  receiving_->sha.Update(data);
   // The frame's buffer itself goes to the writer thread (hashed and written
   // there); this connection reads the next frame into a recycled one.
   if (frame_ != &body_) {  // a small frame: copied (cheap), its buffer stays
@@ -948,9 +956,14 @@ Status Connection::OnBlockEnd(FrameReader& r) {
     svc_->blocks_inflight_.erase(done.hash);
     return Protocol("block " + done.hash.Hex() + " shorter than announced");
   }
-  // Verified (and, if good, published with its batch) on the writer's
-  // threads: OnBlockFailed / OnBlocksPublished follow. Until then the block
-  // stays in flight, so nobody asks for it again.
+  if (done.sha.Finish() != done.hash) {
+    svc_->Receiver().Abort(done.job);  // its temp file is gone when this returns
+    svc_->blocks_inflight_.erase(done.hash);
+    return Protocol("block " + done.hash.Hex() + " does not match its hash");
+  }
+  // Written and published with its batch on the receiver's threads
+  // (OnBlockChecked, OnBlocksPublished follow). Until then the block stays
+  // in flight, so nobody asks for it again.
   svc_->Receiver().End(done.job);
   svc_->verifying_[done.job] = weak_from_this();
   if (done.store) {
@@ -1062,62 +1075,48 @@ bool Connection::ProduceBlockFrame(Bytes* out, ByteSpan* data) {
       sending_->request = next.request;
       sending_->hash = next.hash;
       sending_->root = &root;
-      sending_->fd = fd;
-      sending_->remaining = static_cast<uint64_t>(st.st_size);
+      sending_->size = static_cast<uint64_t>(st.st_size);
+      std::weak_ptr<Connection> weak = weak_from_this();
+      sending_->job = svc_->Sender().Start(fd, sending_->size, next.hash, opt_.block_chunk, [weak] {
+        if (auto self = weak.lock()) self->Pump();
+      });
       break;
     }
     FrameWriter w(FrameType::kBlockBegin);
-    w.U32(next.request).U8(sending_ ? 1 : 0).U64(sending_ ? sending_->remaining : 0);
+    w.U32(next.request).U8(sending_ ? 1 : 0).U64(sending_ ? sending_->size : 0);
     *out = std::move(w).Finish();
     return true;
   }
   if (!sending_) return false;
   Sending& s = *sending_;
-  if (s.remaining > 0) {
-    size_t n = static_cast<size_t>(std::min<uint64_t>(s.remaining, opt_.block_chunk));
-    // Built in block_frame_ (kept from frame to frame: no fresh pages to
-    // fault in, no zero-filling for every chunk).
+  BlockSender& sender = svc_->Sender();
+  if (auto chunk = sender.Next(s.job)) {
+    // The reader left headroom for the header: the bytes are not copied.
     constexpr size_t head = kFrameHeaderSize + 1 + 4;  // length, type, request
-    if (!block_frame_)
-      block_frame_ = std::make_unique_for_overwrite<uint8_t[]>(head + opt_.block_chunk);
-    std::span<uint8_t> frame(block_frame_.get(), head + n);
+    static_assert(head <= BlockSender::kHeadroom);
+    sent_chunk_ = std::move(*chunk);
+    std::span<uint8_t> frame(sent_chunk_.data() + BlockSender::kHeadroom - head,
+                             sent_chunk_.size() - BlockSender::kHeadroom + head);
+    uint32_t length = static_cast<uint32_t>(frame.size() - kFrameHeaderSize);
+    for (int i = 0; i < 4; ++i) frame[i] = static_cast<uint8_t>(length >> (24 - 8 * i));
     frame[kFrameHeaderSize] = static_cast<uint8_t>(FrameType::kBlockData);
     for (int i = 0; i < 4; ++i) {
       frame[kFrameHeaderSize + 1 + i] = static_cast<uint8_t>(s.request >> (24 - 8 * i));
     }
-    size_t got = 0;
-    while (got < n) {
-      ssize_t k = ::read(s.fd, frame.data() + head + got, n - got);
-      if (k < 0 && errno == EINTR) continue;
-      if (k <= 0) break;
-      got += static_cast<size_t>(k);
-    }
-    if (got == n) {
-      s.sha.Update(ByteSpan(frame).subspan(head));
-      s.remaining -= n;
-      uint32_t length = static_cast<uint32_t>(frame.size() - kFrameHeaderSize);
-      for (int i = 0; i < 4; ++i) frame[i] = static_cast<uint8_t>(length >> (24 - 8 * i));
-      *data = frame;
-      return true;
-    }
-    // The file shrank or failed: end it as not good.
-    NB_LOG(kWarn, "sync") << "block " << s.hash.Hex() << " could not be read to its end";
-    ::close(s.fd);
-    FrameWriter end(FrameType::kBlockEnd);
-    end.U32(s.request).U8(0);
-    sending_.reset();
-    *out = std::move(end).Finish();
+    *data = frame;
     return true;
   }
-  ::close(s.fd);
-  bool good = s.sha.Finish() == s.hash;
-  if (!good) {
+  auto outcome = sender.Outcome(s.job);
+  if (!outcome) return false;  // the reader is behind; it wakes us (Pump)
+  if (*outcome == BlockSender::Result::kUnreadable) {
+    NB_LOG(kWarn, "sync") << "block " << s.hash.Hex() << " could not be read to its end";
+  } else if (*outcome == BlockSender::Result::kCorrupt) {
     Error quarantined = s.root->QuarantineCorruptBlock(s.hash);
     svc_->store_->ReportIncident(quarantined.message);
     NB_LOG(kWarn, "sync") << quarantined.message;
   }
   FrameWriter end(FrameType::kBlockEnd);
-  end.U32(s.request).U8(good ? 1 : 0);
+  end.U32(s.request).U8(*outcome == BlockSender::Result::kGood ? 1 : 0);
   sending_.reset();
   *out = std::move(end).Finish();
   return true;
@@ -1142,6 +1141,8 @@ void Connection::Pump() {
     if (!writing_.empty()) frame = writing_;
     if (frame.empty()) break;
     Status encrypted = session_->Write(frame);
+    if (!sent_chunk_.empty()) svc_->Sender().Recycle(std::move(sent_chunk_));
+    sent_chunk_.clear();
     if (!encrypted.ok()) return Close(encrypted.error().message);
     plain_out_ += frame.size();
     if (closed()) return;
@@ -1198,7 +1199,7 @@ void Connection::Close(const std::string& reason, LogLevel level) {
   // An unfinished block's temp file is removed (by the writer thread).
   if (receiving_) svc_->Receiver().Abort(receiving_->job);
   receiving_.reset();
-  if (sending_) ::close(sending_->fd);
+  if (sending_) svc_->Sender().Cancel(sending_->job);
   sending_.reset();
   for (const auto& [request, hash] : requested_) svc_->blocks_inflight_.erase(hash);
   requested_.clear();
@@ -1414,13 +1415,10 @@ void SyncService::Impl::OnBlockChecked(BlockReceiver::Job job, const Hash256& ha
   for (auto& [id, hub] : hubs_) {
     if (hub->referenced.count(hash) && !store_->HasBlock(hash)) hub->wanted.insert(hash);
   }
-  if (from && !from->closed()) {
-    if (error.code == ErrorCode::kCorrupt) {
-      from->Close("block-end frame: " + error.message);
-    } else {
-      from->Close("cannot write block: " + error.message, LogLevel::kError);
-    }
-  }
+  // Our disk failed, not the peer: as before the writer thread, the
+  // connection ends (it redials; the block is asked for again).
+  if (from && !from->closed())
+    from->Close("cannot write block: " + error.message, LogLevel::kError);
   ScheduleAllBlocks();
 }
 
@@ -1694,6 +1692,7 @@ void SyncService::Impl::Stop() {
   // Blocks that arrived whole and verify are kept (one syncfs); the rest
   // (cut off mid-block) leave no temp file.
   if (receiver_) receiver_->Shutdown();
+  if (sender_) sender_->Shutdown();
   for (auto& [id, hub] : hubs_) (void)hub->refs.Save();
 }
 
