@@ -13,6 +13,8 @@ namespace {
 
 // Writeback of a block is started every this many bytes (and at its end).
 constexpr uint64_t kWritebackStep = uint64_t{4} << 20;
+// Blocks smaller than this are not written back early.
+constexpr uint64_t kWritebackMin = uint64_t{256} << 10;
 // Recycled frame buffers kept at most.
 constexpr size_t kPoolMax = 64;
 
@@ -193,7 +195,9 @@ void BlockReceiver::Handle(Task& task) {
       open_.erase(it);
       std::optional<Error> problem = open.error;
       if (!problem && open.fd >= 0) {
-        if (open.written > open.flushed) {
+        // Small files are left to the batch's sync, which writes them back
+        // together (one request each would cost more than it saves).
+        if (open.written >= kWritebackMin && open.written > open.flushed) {
           (void)::sync_file_range(open.fd, static_cast<off_t>(open.flushed),
                                   static_cast<off_t>(open.written - open.flushed),
                                   SYNC_FILE_RANGE_WRITE);

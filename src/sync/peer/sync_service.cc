@@ -355,12 +355,21 @@ class Connection : public std::enable_shared_from_this<Connection> {
   struct Sending {
     uint32_t request;
     Hash256 hash;
-    store::StorageRoot* root;
+    store::StorageRoot* root = nullptr;  // nullptr: not found (block-begin found = 0)
     uint64_t size = 0;
-    BlockSender::Job job = 0;  // read and hashed ahead by svc_->Sender()
+    bool begun = false;        // block-begin sent
+    BlockSender::Job job = 0;  // read and hashed ahead by svc_->Sender(), or
+    int fd = -1;               // (a block of one chunk) read and hashed here
+    crypto::Sha256Stream sha;
   };
-  std::optional<Sending> sending_;
-  Bytes sent_chunk_;  // the chunk being encrypted (back to the sender after)
+  // The block being sent, and the next one, opened early so that its reading
+  // starts while this one is still going out.
+  std::optional<Sending> sending_, next_;
+  Sending Open(const Serve& serve);
+  void Drop(std::optional<Sending>& sending);
+  std::unique_ptr<uint8_t[]> block_frame_;  // inline chunks (allocated once)
+  Bytes sent_chunk_;                        // the chunk being encrypted (back to the sender after)
+  BlockSender::Result pending_outcome_ = BlockSender::Result::kGood;  // of an inline chunk
 
   // Blocks we asked for.
   std::map<uint32_t, Hash256> requested_;
@@ -871,7 +880,7 @@ Status Connection::OnGetBlock(FrameReader& r) {
   auto request = r.U32();
   auto hash = r.Hash();
   if (!request || !hash || !r.at_end()) return Protocol("malformed");
-  if (serve_queue_.size() + (sending_ ? 1 : 0) >= opt_.max_blocks_in_flight) {
+  if (serve_queue_.size() + (sending_ ? 1 : 0) + (next_ ? 1 : 0) >= opt_.max_blocks_in_flight) {
     return Protocol("more than " + std::to_string(opt_.max_blocks_in_flight) +
                     " block requests at once");
   }
@@ -1058,45 +1067,68 @@ bool Connection::ProduceEventFrame(Bytes* out) {
   return false;
 }
 
-bool Connection::ProduceBlockFrame(Bytes* out, ByteSpan* data) {
-  while (!sending_ && !serve_queue_.empty()) {
-    Serve next = serve_queue_.front();
-    serve_queue_.pop_front();
-    for (auto& root : svc_->store_->roots()) {
-      int fd = ::open(root.block_path(next.hash).c_str(), O_RDONLY | O_CLOEXEC);
-      if (fd < 0) continue;
-      struct stat st;
-      if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
-          static_cast<uint64_t>(st.st_size) > store::kMaxBlockSize) {
-        ::close(fd);
-        continue;
-      }
-      sending_.emplace();
-      sending_->request = next.request;
-      sending_->hash = next.hash;
-      sending_->root = &root;
-      sending_->size = static_cast<uint64_t>(st.st_size);
+Connection::Sending Connection::Open(const Serve& serve) {
+  Sending s;
+  s.request = serve.request;
+  s.hash = serve.hash;
+  for (auto& root : svc_->store_->roots()) {
+    int fd = ::open(root.block_path(serve.hash).c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    struct stat st;
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+        static_cast<uint64_t>(st.st_size) > store::kMaxBlockSize) {
+      ::close(fd);
+      continue;
+    }
+    s.root = &root;
+    s.size = static_cast<uint64_t>(st.st_size);
+    if (s.size <= opt_.block_chunk) {
+      s.fd = fd;  // one chunk: read inline, no hand-off to the reader
+    } else {
       std::weak_ptr<Connection> weak = weak_from_this();
-      sending_->job = svc_->Sender().Start(fd, sending_->size, next.hash, opt_.block_chunk, [weak] {
+      s.job = svc_->Sender().Start(fd, s.size, serve.hash, opt_.block_chunk, [weak] {
         if (auto self = weak.lock()) self->Pump();
       });
-      break;
     }
+    break;
+  }
+  return s;
+}
+
+void Connection::Drop(std::optional<Sending>& sending) {
+  if (!sending) return;
+  if (sending->job != 0) svc_->Sender().Cancel(sending->job);
+  if (sending->fd >= 0) ::close(sending->fd);
+  sending.reset();
+}
+
+bool Connection::ProduceBlockFrame(Bytes* out, ByteSpan* data) {
+  if (!sending_) {
+    if (next_) {
+      sending_ = std::move(next_);
+      next_.reset();
+    } else if (!serve_queue_.empty()) {
+      sending_ = Open(serve_queue_.front());
+      serve_queue_.pop_front();
+    } else {
+      return false;
+    }
+  }
+  if (!next_ && !serve_queue_.empty()) {
+    next_ = Open(serve_queue_.front());
+    serve_queue_.pop_front();
+  }
+  Sending& s = *sending_;
+  if (!s.begun) {
+    s.begun = true;
     FrameWriter w(FrameType::kBlockBegin);
-    w.U32(next.request).U8(sending_ ? 1 : 0).U64(sending_ ? sending_->size : 0);
+    w.U32(s.request).U8(s.root != nullptr ? 1 : 0).U64(s.size);
     *out = std::move(w).Finish();
+    if (s.root == nullptr) sending_.reset();
     return true;
   }
-  if (!sending_) return false;
-  Sending& s = *sending_;
-  BlockSender& sender = svc_->Sender();
-  if (auto chunk = sender.Next(s.job)) {
-    // The reader left headroom for the header: the bytes are not copied.
-    constexpr size_t head = kFrameHeaderSize + 1 + 4;  // length, type, request
-    static_assert(head <= BlockSender::kHeadroom);
-    sent_chunk_ = std::move(*chunk);
-    std::span<uint8_t> frame(sent_chunk_.data() + BlockSender::kHeadroom - head,
-                             sent_chunk_.size() - BlockSender::kHeadroom + head);
+  constexpr size_t head = kFrameHeaderSize + 1 + 4;  // length, type, request
+  auto finish_header = [&](std::span<uint8_t> frame) {
     uint32_t length = static_cast<uint32_t>(frame.size() - kFrameHeaderSize);
     for (int i = 0; i < 4; ++i) frame[i] = static_cast<uint8_t>(length >> (24 - 8 * i));
     frame[kFrameHeaderSize] = static_cast<uint8_t>(FrameType::kBlockData);
@@ -1104,10 +1136,52 @@ bool Connection::ProduceBlockFrame(Bytes* out, ByteSpan* data) {
       frame[kFrameHeaderSize + 1 + i] = static_cast<uint8_t>(s.request >> (24 - 8 * i));
     }
     *data = frame;
-    return true;
+  };
+  std::optional<BlockSender::Result> outcome;
+  if (s.job != 0) {
+    BlockSender& sender = svc_->Sender();
+    if (auto chunk = sender.Next(s.job)) {
+      // The reader left headroom for the header: the bytes are not copied.
+      static_assert(head <= BlockSender::kHeadroom);
+      sent_chunk_ = std::move(*chunk);
+      finish_header(std::span<uint8_t>(sent_chunk_.data() + BlockSender::kHeadroom - head,
+                                       sent_chunk_.size() - BlockSender::kHeadroom + head));
+      return true;
+    }
+    outcome = sender.Outcome(s.job);
+    if (!outcome) return false;  // the reader is behind; it wakes us (Pump)
+  } else if (s.fd >= 0) {
+    // One chunk, read and hashed here, in a buffer kept from block to block.
+    size_t n = static_cast<size_t>(s.size);
+    if (!block_frame_) {
+      block_frame_ = std::make_unique_for_overwrite<uint8_t[]>(head + opt_.block_chunk);
+    }
+    std::span<uint8_t> frame(block_frame_.get(), head + n);
+    size_t got = 0;
+    while (got < n) {
+      ssize_t k = ::read(s.fd, frame.data() + head + got, n - got);
+      if (k < 0 && errno == EINTR) continue;
+      if (k <= 0) break;
+      got += static_cast<size_t>(k);
+    }
+    ::close(s.fd);
+    s.fd = -1;
+    if (got == n) {
+      s.sha.Update(ByteSpan(frame).subspan(head));
+      outcome =
+          s.sha.Finish() == s.hash ? BlockSender::Result::kGood : BlockSender::Result::kCorrupt;
+      if (n > 0) {
+        finish_header(frame);
+        s.fd = -2;  // sent; the end follows
+        pending_outcome_ = *outcome;
+        return true;
+      }
+    } else {
+      outcome = BlockSender::Result::kUnreadable;
+    }
+  } else {
+    outcome = pending_outcome_;  // the chunk went out in the previous frame
   }
-  auto outcome = sender.Outcome(s.job);
-  if (!outcome) return false;  // the reader is behind; it wakes us (Pump)
   if (*outcome == BlockSender::Result::kUnreadable) {
     NB_LOG(kWarn, "sync") << "block " << s.hash.Hex() << " could not be read to its end";
   } else if (*outcome == BlockSender::Result::kCorrupt) {
@@ -1199,8 +1273,8 @@ void Connection::Close(const std::string& reason, LogLevel level) {
   // An unfinished block's temp file is removed (by the writer thread).
   if (receiving_) svc_->Receiver().Abort(receiving_->job);
   receiving_.reset();
-  if (sending_) svc_->Sender().Cancel(sending_->job);
-  sending_.reset();
+  Drop(sending_);
+  Drop(next_);
   for (const auto& [request, hash] : requested_) svc_->blocks_inflight_.erase(hash);
   requested_.clear();
   out_.clear();
@@ -1242,7 +1316,7 @@ PeerStatus Connection::Describe() const {
     case Phase::kReady:
       if (reconciling) {
         s.state = "reconciling";
-      } else if (!requested_.empty() || sending_ || !serve_queue_.empty() ||
+      } else if (!requested_.empty() || sending_ || next_ || !serve_queue_.empty() ||
                  !event_queue_.empty() || s.blocks_remaining > 0) {
         s.state = "syncing";
       } else {
