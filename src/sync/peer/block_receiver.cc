@@ -16,7 +16,7 @@ constexpr uint64_t kWritebackStep = uint64_t{4} << 20;
 // Blocks smaller than this are not written back early.
 constexpr uint64_t kWritebackMin = uint64_t{256} << 10;
 // Recycled frame buffers kept at most.
-constexpr size_t kPoolMax = 64;
+constexpr size_t kPoolMax = 16;
 
 Error IoFailure(const std::string& what, const std::string& path, int err) {
   return MakeError(ErrorCode::kIo, what + " " + path + ": " + store::ErrnoText(err));

@@ -7,7 +7,7 @@
 
 namespace nb::sync::peer {
 namespace {
-constexpr size_t kPoolMax = 32;
+constexpr size_t kPoolMax = 8;
 }  // namespace
 
 BlockSender::BlockSender(boost::asio::io_context& io) : io_(io) {
