@@ -1,5 +1,7 @@
 #include "crypto/tls.h"
 
+#include <openssl/bio.h>
+#include <openssl/buffer.h>
 #include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -105,6 +107,97 @@ Result<Bytes> ExportKeyingMaterial(ssl_st* ssl, std::string_view label, size_t l
     return MakeError(ErrorCode::kCrypto, OpenSslError("TLS exporter failed"));
   }
   return out;
+}
+
+Result<std::unique_ptr<Session>> Session::Create(ssl_ctx_st* ctx, bool server) {
+  std::unique_ptr<Session> session(new Session());
+  session->ssl_ = SSL_new(ctx);
+  if (session->ssl_ == nullptr) {
+    return MakeError(ErrorCode::kCrypto, OpenSslError("cannot start a TLS session"));
+  }
+  session->in_ = BIO_new(BIO_s_mem());
+  session->out_ = BIO_new(BIO_s_mem());
+  if (session->in_ == nullptr || session->out_ == nullptr) {
+    BIO_free(session->in_);
+    BIO_free(session->out_);
+    session->in_ = session->out_ = nullptr;
+    return MakeError(ErrorCode::kCrypto, OpenSslError("cannot start a TLS session"));
+  }
+  // An empty input BIO means "wait for more", not end of stream.
+  BIO_set_mem_eof_return(session->in_, -1);
+  BIO_set_mem_eof_return(session->out_, -1);
+  SSL_set_bio(session->ssl_, session->in_, session->out_);
+  if (server) {
+    SSL_set_accept_state(session->ssl_);
+  } else {
+    SSL_set_connect_state(session->ssl_);
+  }
+  return session;
+}
+
+Session::~Session() {
+  if (ssl_ != nullptr) SSL_free(ssl_);  // frees both BIOs
+}
+
+Result<bool> Session::Handshake() {
+  int r = SSL_do_handshake(ssl_);
+  if (r == 1) return true;
+  int error = SSL_get_error(ssl_, r);
+  if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) {
+    ERR_clear_error();
+    return false;
+  }
+  return MakeError(ErrorCode::kCrypto, OpenSslError("TLS handshake failed"));
+}
+
+void Session::Feed(ByteSpan ciphertext) {
+  // A memory BIO grows as needed: this cannot fail short of memory.
+  if (!ciphertext.empty()) {
+    BIO_write(in_, ciphertext.data(), static_cast<int>(ciphertext.size()));
+  }
+}
+
+Result<size_t> Session::Read(std::span<uint8_t> out) {
+  if (out.empty()) return size_t{0};
+  size_t got = 0;
+  int r = SSL_read_ex(ssl_, out.data(), out.size(), &got);
+  if (r == 1) return got;
+  int error = SSL_get_error(ssl_, r);
+  if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) {
+    ERR_clear_error();
+    return size_t{0};
+  }
+  if (error == SSL_ERROR_ZERO_RETURN) {
+    ERR_clear_error();
+    return MakeError(ErrorCode::kCancelled, "the peer closed the TLS session");
+  }
+  return MakeError(ErrorCode::kCrypto, OpenSslError("TLS read failed"));
+}
+
+Status Session::Write(ByteSpan plaintext) {
+  size_t done = 0;
+  while (done < plaintext.size()) {
+    size_t written = 0;
+    if (SSL_write_ex(ssl_, plaintext.data() + done, plaintext.size() - done, &written) != 1) {
+      return MakeError(ErrorCode::kCrypto, OpenSslError("TLS write failed"));
+    }
+    done += written;
+  }
+  return Status::Ok();
+}
+
+size_t Session::output_size() const { return BIO_ctrl_pending(out_); }
+
+void Session::TakeOutput(Bytes* out) {
+  // One copy straight out of the BIO's buffer (no zero-filling resize).
+  BUF_MEM* pending = nullptr;
+  BIO_get_mem_ptr(out_, &pending);
+  if (pending == nullptr || pending->length == 0) {
+    out->clear();
+    return;
+  }
+  out->assign(pending->data, pending->data + pending->length);
+  (void)BIO_reset(out_);
 }
 
 }  // namespace nb::crypto::tls

@@ -30,6 +30,8 @@
 #include "sync/address.h"
 #include "sync/event_refs.h"
 #include "sync/negentropy.h"
+#include "sync/peer/block_receiver.h"
+#include "sync/peer/block_sender.h"
 #include "sync/peer/membership.h"
 #include "sync/peer/wire.h"
 
@@ -45,20 +47,13 @@ namespace {
 constexpr size_t kMaxHelloTags = 4096;   // refused above this (bounds the work of matching)
 constexpr size_t kMinOffer = 8;          // offers are padded to a power of two, at least this
 constexpr size_t kMaxReasonBytes = 200;  // of a peer's close reason we log
+// Frames up to this size are read into their own buffer (see body_).
+constexpr size_t kSmallFrameMax = size_t{64} << 10;
+// Ciphertext per socket read or write: many TLS records per system call.
+constexpr size_t kSocketIoBytes = size_t{256} << 10;
 // Events received in one frame above which they are published with one
 // syncfs (BatchPublisher) rather than an fsync pair each.
 constexpr size_t kBatchPublishAbove = 4;
-// Received blocks up to this size are held in memory until their hash is
-// checked and then staged in a batch (one per connection at a time: memory
-// stays bounded); larger ones are streamed to a temp file as they arrive.
-// Our own writer's chunks (4 MiB + the AEAD overhead) fit.
-constexpr uint64_t kBufferedBlockMax = (uint64_t{4} << 20) + 64;
-// A batch of received blocks is published when it holds this much...
-constexpr size_t kBlockBatchMaxFiles = 4096;
-constexpr uint64_t kBlockBatchMaxBytes = uint64_t{64} << 20;
-// ...or this long after the last block was staged.
-constexpr auto kBlockBatchDelay = std::chrono::milliseconds(15);
-
 int64_t UnixMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -173,19 +168,27 @@ class SyncService::Impl : public std::enable_shared_from_this<SyncService::Impl>
   };
   std::map<std::string, DialEntry> dials_;
   std::set<std::shared_ptr<Connection>> conns_;
+  // Blocks asked for and not yet published: requested, arriving, being
+  // verified or waiting for their batch to be durable. Not asked for again.
   std::unordered_set<Hash256> blocks_inflight_;
-  // Received blocks up to kBufferedBlockMax are staged here and published
-  // together with one syncfs (store/batch_publisher.h) instead of an fsync
-  // pair each: ten thousand small files would otherwise cost twenty thousand
-  // fsyncs. A staged block stays in blocks_inflight_ until it is published,
-  // so it is not asked for again. Flushed when it holds enough, a moment
-  // after the last block arrived, and on Stop.
-  std::unique_ptr<store::BatchPublisher> block_batch_;
-  std::vector<Hash256> block_batch_hashes_;
-  uint64_t block_batch_bytes_ = 0;
-  std::unique_ptr<asio::steady_timer> block_batch_timer_;
-  void StageReceivedBlock(const Hash256& hash, ByteSpan bytes);
-  void FlushReceivedBlocks();
+  // Received blocks are hashed, written and published off this thread
+  // (sync/peer/block_receiver.h); created on first use.
+  std::unique_ptr<BlockReceiver> receiver_;
+  // Served blocks are read and hashed ahead on a reader thread
+  // (sync/peer/block_sender.h); created on first use.
+  std::unique_ptr<BlockSender> sender_;
+  BlockSender& Sender() {
+    if (!sender_) sender_ = std::make_unique<BlockSender>(io_);
+    return *sender_;
+  }
+  // Blocks whose last byte arrived, by job, until verified: who sent them.
+  std::unordered_map<BlockReceiver::Job, std::weak_ptr<Connection>> verifying_;
+  BlockReceiver& Receiver();
+  void OnBlockChecked(BlockReceiver::Job job, const Hash256& hash,
+                      const std::optional<Error>& problem);
+  void OnBlocksPublished(const std::vector<Hash256>& hashes);
+  void OnPublishFailed(const std::vector<Hash256>& hashes, const Error& error);
+  void ResumeReading();
   bool stopped_ = false;
   std::function<void(const std::string&, const std::vector<Hash256>&)>* on_events_ = nullptr;
   std::function<void(const Hash256&)>* on_block_ = nullptr;
@@ -226,7 +229,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Connection(SyncService::Impl* svc, tcp::socket socket, bool outbound, std::string address)
       : svc_(svc),
         opt_(svc->options_),
-        stream_(std::move(socket), svc->tls_),
+        socket_(std::move(socket)),
         outbound_(outbound),
         address_(std::move(address)),
         handshake_timer_(svc->io_),
@@ -253,6 +256,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     Pump();
   }
   void ForgetLacks() { peer_lacks_.clear(); }
+  void ResumeReading();
   void ScheduleBlocks();
   PeerStatus Describe() const;
   const std::string& dial_address() const { return dial_address_; }
@@ -262,8 +266,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
  private:
   void StartTls();
   void OnTlsUp();
-  void ReadHeader();
-  void ReadBody(uint32_t length);
+  void HandshakeStep();
+  void ReadCipher();
+  // Decrypts into dst until `size` bytes are there (fill_got_ counts them
+  // across calls); false: not yet (a socket read was started, or closed).
+  bool Fill(uint8_t* dst, size_t size);
+  void ReadFrames();
   Status HandleFrame(uint8_t type, ByteSpan body);
   Status OnHello(FrameReader& r);
   Status OnProof(FrameReader& r);
@@ -279,13 +287,22 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void Send(Bytes frame);
   void Pump();
   bool ProduceEventFrame(Bytes* out);
-  bool ProduceBlockFrame(Bytes* out);
+  // A block-data frame goes to *data (in sent_chunk_), others to *out.
+  bool ProduceBlockFrame(Bytes* out, ByteSpan* data);
   void Tick();
   Error Protocol(const std::string& what) { return MakeError(ErrorCode::kCorrupt, what); }
 
   SyncService::Impl* svc_;
   const SyncServiceOptions& opt_;
-  ssl::stream<tcp::socket> stream_;
+  tcp::socket socket_;
+  // TLS over memory buffers (crypto/tls.h Session): ciphertext moves between
+  // it and the socket in reads and writes of up to kSocketIoBytes, many
+  // records per system call.
+  std::unique_ptr<crypto::tls::Session> session_;
+  bool tls_up_ = false;   // handshake done: frames may flow
+  Bytes cipher_in_;       // one socket read
+  Bytes cipher_out_;      // one socket write
+  size_t plain_out_ = 0;  // frame bytes in cipher_out_ (for bytes_out)
   bool outbound_;
   std::string address_;
   std::string dial_address_;
@@ -311,7 +328,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // Reading.
   uint8_t header_[kFrameHeaderSize];
-  Bytes body_;
+  // Frame bodies: small ones (control, events) in small_body_, large ones
+  // (block data) in body_, so that neither shrinks and grows again from
+  // frame to frame (growing a vector zero-fills the new bytes).
+  Bytes body_, small_body_;
+  Bytes* frame_ = &small_body_;  // the one the frame being read goes into
+  bool read_paused_ = false;     // flow control (ReadFrames)
+  bool header_done_ = false;     // header_ read, body_ next
+  size_t fill_got_ = 0;
   Clock::time_point last_recv_ = Clock::now();
   // Writing: control frames first, then events asked for, then block data.
   std::deque<Bytes> out_;
@@ -331,12 +355,21 @@ class Connection : public std::enable_shared_from_this<Connection> {
   struct Sending {
     uint32_t request;
     Hash256 hash;
-    store::StorageRoot* root;
-    int fd = -1;
-    uint64_t remaining = 0;
+    store::StorageRoot* root = nullptr;  // nullptr: not found (block-begin found = 0)
+    uint64_t size = 0;
+    bool begun = false;        // block-begin sent
+    BlockSender::Job job = 0;  // read and hashed ahead by svc_->Sender(), or
+    int fd = -1;               // (a block of one chunk) read and hashed here
     crypto::Sha256Stream sha;
   };
-  std::optional<Sending> sending_;
+  // The block being sent, and the next one, opened early so that its reading
+  // starts while this one is still going out.
+  std::optional<Sending> sending_, next_;
+  Sending Open(const Serve& serve);
+  void Drop(std::optional<Sending>& sending);
+  std::unique_ptr<uint8_t[]> block_frame_;  // inline chunks (allocated once)
+  Bytes sent_chunk_;                        // the chunk being encrypted (back to the sender after)
+  BlockSender::Result pending_outcome_ = BlockSender::Result::kGood;  // of an inline chunk
 
   // Blocks we asked for.
   std::map<uint32_t, Hash256> requested_;
@@ -346,9 +379,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     uint32_t request;
     Hash256 hash;
     uint64_t size = 0, got = 0;
-    std::optional<store::DurableFileWriter> writer;  // a large block, streamed to disk
-    std::optional<Bytes> buffer;                     // a small one, staged in a batch
-    crypto::Sha256Stream sha;
+    BlockReceiver::Job job = 0;  // its bytes go to svc_->Receiver()
+    bool store = true;           // false: we hold it already (checked, not written)
+    crypto::Sha256Stream sha;    // hashed here, on arrival
   };
   std::optional<Receiving> receiving_;
 
@@ -370,7 +403,7 @@ void Connection::StartDial(const std::string& host, const std::string& port) {
       host, port, [self](const boost::system::error_code& ec, tcp::resolver::results_type results) {
         if (self->closed()) return;
         if (ec) return self->Close("cannot resolve: " + ec.message(), LogLevel::kInfo);
-        asio::async_connect(self->stream_.next_layer(), results,
+        asio::async_connect(self->socket_, results,
                             [self](const boost::system::error_code& ec, const tcp::endpoint&) {
                               if (self->closed()) return;
                               if (ec) {
@@ -394,25 +427,62 @@ void Connection::StartAccepted() {
 void Connection::StartTls() {
   phase_ = Phase::kHandshake;
   boost::system::error_code ignored;
-  stream_.next_layer().set_option(tcp::no_delay(true), ignored);
+  socket_.set_option(tcp::no_delay(true), ignored);
+  auto session = crypto::tls::Session::Create(svc_->tls_.native_handle(), !outbound_);
+  if (!session.ok()) return Close(session.error().message);
+  session_ = std::move(session).value();
+  cipher_in_.resize(kSocketIoBytes);
+  HandshakeStep();
+}
+
+void Connection::HandshakeStep() {
+  auto done = session_->Handshake();
+  if (!done.ok()) return Close(done.error().message);
+  if (session_->output_size() > 0) {
+    // Our handshake messages first; then look again (done, or wait for the peer).
+    session_->TakeOutput(&cipher_out_);
+    auto self = shared_from_this();
+    asio::async_write(socket_, asio::buffer(cipher_out_),
+                      [self](const boost::system::error_code& ec, size_t) {
+                        if (self->closed()) return;
+                        if (ec) return self->Close("TLS handshake failed: " + ec.message());
+                        self->HandshakeStep();
+                      });
+    return;
+  }
+  if (*done) {
+    tls_up_ = true;
+    return OnTlsUp();
+  }
+  ReadCipher();
+}
+
+void Connection::ReadCipher() {
   auto self = shared_from_this();
-  stream_.async_handshake(outbound_ ? ssl::stream_base::client : ssl::stream_base::server,
-                          [self](const boost::system::error_code& ec) {
-                            if (self->closed()) return;
-                            if (ec) return self->Close("TLS handshake failed: " + ec.message());
-                            self->OnTlsUp();
-                          });
+  socket_.async_read_some(
+      asio::buffer(cipher_in_), [self](const boost::system::error_code& ec, size_t n) {
+        if (self->closed()) return;
+        if (ec) {
+          if (!self->tls_up_) return self->Close("TLS handshake failed: " + ec.message());
+          return self->Close(ec == asio::error::eof ? "the peer closed the connection"
+                                                    : "read failed: " + ec.message(),
+                             LogLevel::kInfo);
+        }
+        self->session_->Feed(ByteSpan(self->cipher_in_).first(n));
+        if (!self->tls_up_) return self->HandshakeStep();
+        self->ReadFrames();
+      });
 }
 
 void Connection::OnTlsUp() {
-  auto key = crypto::tls::PeerPublicKey(stream_.native_handle());
+  auto key = crypto::tls::PeerPublicKey(session_->native_handle());
   if (!key.ok()) return Close(key.error().message);
   peer_key_ = std::move(key).value();
   if (peer_key_->bytes() == svc_->key_.public_key().bytes()) {
     return Close("connected to ourselves", LogLevel::kInfo);
   }
   auto exported =
-      crypto::tls::ExportKeyingMaterial(stream_.native_handle(), kExporterLabel, kExporterSize);
+      crypto::tls::ExportKeyingMaterial(session_->native_handle(), kExporterLabel, kExporterSize);
   if (!exported.ok()) return Close(exported.error().message);
   exporter_ = std::move(exported).value();
 
@@ -445,51 +515,72 @@ void Connection::OnTlsUp() {
     }
   }
   Send(std::move(hello).Finish());
-  ReadHeader();
+  ReadFrames();
   Tick();
 }
 
-void Connection::ReadHeader() {
-  auto self = shared_from_this();
-  asio::async_read(
-      stream_, asio::buffer(header_, sizeof(header_)),
-      [self](const boost::system::error_code& ec, size_t n) {
-        if (self->closed()) return;
-        if (ec) {
-          return self->Close(ec == asio::error::eof || ec == ssl::error::stream_truncated
-                                 ? "the peer closed the connection"
-                                 : "read failed: " + ec.message(),
-                             LogLevel::kInfo);
-        }
-        self->bytes_in_ += n;
-        uint32_t length = ReadU32Be(self->header_);
-        if (length == 0 || length > self->opt_.max_frame) {
-          return self->Close("frame length " + std::to_string(length) + " out of bounds (at most " +
-                             std::to_string(self->opt_.max_frame) + ")");
-        }
-        self->ReadBody(length);
-      });
+bool Connection::Fill(uint8_t* dst, size_t size) {
+  while (fill_got_ < size) {
+    auto got = session_->Read(std::span<uint8_t>(dst + fill_got_, size - fill_got_));
+    if (!got.ok()) {
+      bool peer_closed = got.error().code == ErrorCode::kCancelled;
+      Close(peer_closed ? "the peer closed the connection" : got.error().message,
+            peer_closed ? LogLevel::kInfo : LogLevel::kWarn);
+      return false;
+    }
+    if (*got == 0) {
+      // Reading may have produced TLS output of its own (a key update's
+      // answer): send it along.
+      if (session_->output_size() > 0) Pump();
+      if (!closed()) ReadCipher();
+      return false;
+    }
+    fill_got_ += *got;
+  }
+  fill_got_ = 0;
+  return true;
 }
 
-void Connection::ReadBody(uint32_t length) {
-  body_.resize(length);
-  auto self = shared_from_this();
-  asio::async_read(stream_, asio::buffer(body_),
-                   [self](const boost::system::error_code& ec, size_t n) {
-                     if (self->closed()) return;
-                     if (ec) return self->Close("read failed: " + ec.message(), LogLevel::kInfo);
-                     self->bytes_in_ += n;
-                     self->last_recv_ = Clock::now();
-                     self->last_seen_ms_ = UnixMs();
-                     uint8_t type = self->body_[0];
-                     Status handled = self->HandleFrame(type, ByteSpan(self->body_).subspan(1));
-                     if (self->closed()) return;
-                     if (!handled.ok()) {
-                       return self->Close(std::string(FrameTypeName(type)) +
-                                          " frame: " + handled.error().message);
-                     }
-                     self->ReadHeader();
-                   });
+void Connection::ReadFrames() {
+  // A loop, not a chain of callbacks: one socket read may hold many frames.
+  while (!closed()) {
+    if (!header_done_) {
+      if (!Fill(header_, sizeof(header_))) return;
+      bytes_in_ += sizeof(header_);
+      uint32_t length = ReadU32Be(header_);
+      if (length == 0 || length > opt_.max_frame) {
+        return Close("frame length " + std::to_string(length) + " out of bounds (at most " +
+                     std::to_string(opt_.max_frame) + ")");
+      }
+      frame_ = length <= kSmallFrameMax ? &small_body_ : &body_;
+      frame_->resize(length);
+      header_done_ = true;
+    }
+    if (!Fill(frame_->data(), frame_->size())) return;
+    header_done_ = false;
+    bytes_in_ += frame_->size();
+    last_recv_ = Clock::now();
+    last_seen_ms_ = UnixMs();
+    uint8_t type = (*frame_)[0];
+    Status handled = HandleFrame(type, ByteSpan(*frame_).subspan(1));
+    if (closed()) return;
+    if (!handled.ok()) {
+      return Close(std::string(FrameTypeName(type)) + " frame: " + handled.error().message);
+    }
+    // Flow control: while the block writer is behind, stop reading (TCP then
+    // holds the sender back) until it has caught up (ResumeReading).
+    if (svc_->receiver_ && svc_->receiver_->over_limit()) {
+      read_paused_ = true;
+      return;
+    }
+  }
+}
+
+void Connection::ResumeReading() {
+  if (!read_paused_ || closed()) return;
+  read_paused_ = false;
+  last_recv_ = Clock::now();  // the pause was ours, not the peer's silence
+  ReadFrames();
 }
 
 Status Connection::HandleFrame(uint8_t type, ByteSpan body) {
@@ -789,7 +880,7 @@ Status Connection::OnGetBlock(FrameReader& r) {
   auto request = r.U32();
   auto hash = r.Hash();
   if (!request || !hash || !r.at_end()) return Protocol("malformed");
-  if (serve_queue_.size() + (sending_ ? 1 : 0) >= opt_.max_blocks_in_flight) {
+  if (serve_queue_.size() + (sending_ ? 1 : 0) + (next_ ? 1 : 0) >= opt_.max_blocks_in_flight) {
     return Protocol("more than " + std::to_string(opt_.max_blocks_in_flight) +
                     " block requests at once");
   }
@@ -827,20 +918,8 @@ Status Connection::OnBlockBegin(FrameReader& r) {
   receiving_->request = *request;
   receiving_->hash = hash;
   receiving_->size = *size;
-  if (!svc_->store_->HasBlock(hash) && *size <= kBufferedBlockMax) {
-    receiving_->buffer.emplace();
-    receiving_->buffer->reserve(*size);
-  } else if (!svc_->store_->HasBlock(hash)) {
-    store::StorageRoot& root = svc_->store_->primary();
-    root.BeginWriting();
-    auto writer = store::DurableFileWriter::Create(
-        root.block_path(hash), store::ReplaceOptions{0644, store::IfExists::kFail});
-    if (!writer.ok()) {
-      Close("cannot write block: " + writer.error().message, LogLevel::kError);
-      return Status::Ok();
-    }
-    receiving_->writer.emplace(std::move(writer).value());
-  }
+  receiving_->store = !svc_->store_->HasBlock(hash);
+  receiving_->job = svc_->Receiver().Begin(hash, *size, receiving_->store);
   return Status::Ok();
 }
 
@@ -854,15 +933,15 @@ Status Connection::OnBlockData(FrameReader& r) {
   }
   receiving_->got += data.size();
   receiving_->sha.Update(data);
-  if (receiving_->buffer) {
-    receiving_->buffer->insert(receiving_->buffer->end(), data.begin(), data.end());
-  } else if (receiving_->writer) {
-    Status written = receiving_->writer->Write(data);
-    if (!written.ok()) {
-      Close("cannot write block: " + written.error().message, LogLevel::kError);
-      return Status::Ok();
-    }
+  // The frame's buffer itself goes to the writer thread (hashed and written
+  // there); this connection reads the next frame into a recycled one.
+  if (frame_ != &body_) {  // a small frame: copied (cheap), its buffer stays
+    svc_->Receiver().Data(receiving_->job, Bytes(data.begin(), data.end()), 0);
+    return Status::Ok();
   }
+  size_t offset = static_cast<size_t>(data.data() - body_.data());
+  svc_->Receiver().Data(receiving_->job, std::move(body_), offset);
+  body_ = svc_->Receiver().TakeBuffer();
   return Status::Ok();
 }
 
@@ -874,32 +953,37 @@ Status Connection::OnBlockEnd(FrameReader& r) {
   Receiving done = std::move(*receiving_);
   receiving_.reset();
   requested_.erase(done.request);
-  svc_->blocks_inflight_.erase(done.hash);
   if (*ok == 0) {  // the sender found its own copy corrupt: nothing to keep
+    svc_->Receiver().Abort(done.job);
+    svc_->blocks_inflight_.erase(done.hash);
     peer_lacks_.insert(done.hash);
     svc_->ScheduleAllBlocks();  // another peer may have a good copy
     return Status::Ok();
   }
-  if (done.got != done.size)
+  if (done.got != done.size) {
+    svc_->Receiver().Abort(done.job);
+    svc_->blocks_inflight_.erase(done.hash);
     return Protocol("block " + done.hash.Hex() + " shorter than announced");
+  }
   if (done.sha.Finish() != done.hash) {
-    // `done.writer` goes out of scope uncommitted: its temp file is removed.
+    svc_->Receiver().Abort(done.job);  // its temp file is gone when this returns
+    svc_->blocks_inflight_.erase(done.hash);
     return Protocol("block " + done.hash.Hex() + " does not match its hash");
   }
-  if (done.buffer) {
-    svc_->StageReceivedBlock(done.hash, *done.buffer);
-    if (!closed()) ScheduleBlocks();
-    return Status::Ok();
+  // Written and published with its batch on the receiver's threads
+  // (OnBlockChecked, OnBlocksPublished follow). Until then the block stays
+  // in flight, so nobody asks for it again.
+  svc_->Receiver().End(done.job);
+  svc_->verifying_[done.job] = weak_from_this();
+  if (done.store) {
+    // Out of the wanted sets now: scheduling scans them from the start, and
+    // thousands of blocks there waiting for their batch would make each pick
+    // cost thousands.
+    for (auto& [id, hub] : svc_->hubs_) hub->wanted.erase(done.hash);
+  } else {
+    svc_->blocks_inflight_.erase(done.hash);
   }
-  if (done.writer) {
-    Status committed = done.writer->Commit();
-    if (!committed.ok() && !svc_->store_->HasBlock(done.hash)) {
-      Close("cannot publish block: " + committed.error().message, LogLevel::kError);
-      return Status::Ok();
-    }
-  }
-  svc_->AfterBlockPublished(done.hash);
-  if (!closed()) ScheduleBlocks();
+  ScheduleBlocks();
   return Status::Ok();
 }
 
@@ -983,41 +1067,96 @@ bool Connection::ProduceEventFrame(Bytes* out) {
   return false;
 }
 
-bool Connection::ProduceBlockFrame(Bytes* out) {
-  while (!sending_ && !serve_queue_.empty()) {
-    Serve next = serve_queue_.front();
-    serve_queue_.pop_front();
-    for (auto& root : svc_->store_->roots()) {
-      int fd = ::open(root.block_path(next.hash).c_str(), O_RDONLY | O_CLOEXEC);
-      if (fd < 0) continue;
-      struct stat st;
-      if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
-          static_cast<uint64_t>(st.st_size) > store::kMaxBlockSize) {
-        ::close(fd);
-        continue;
-      }
-      sending_.emplace();
-      sending_->request = next.request;
-      sending_->hash = next.hash;
-      sending_->root = &root;
-      sending_->fd = fd;
-      sending_->remaining = static_cast<uint64_t>(st.st_size);
-      break;
+Connection::Sending Connection::Open(const Serve& serve) {
+  Sending s;
+  s.request = serve.request;
+  s.hash = serve.hash;
+  for (auto& root : svc_->store_->roots()) {
+    int fd = ::open(root.block_path(serve.hash).c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    struct stat st;
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+        static_cast<uint64_t>(st.st_size) > store::kMaxBlockSize) {
+      ::close(fd);
+      continue;
     }
+    s.root = &root;
+    s.size = static_cast<uint64_t>(st.st_size);
+    if (s.size <= opt_.block_chunk) {
+      s.fd = fd;  // one chunk: read inline, no hand-off to the reader
+    } else {
+      std::weak_ptr<Connection> weak = weak_from_this();
+      s.job = svc_->Sender().Start(fd, s.size, serve.hash, opt_.block_chunk, [weak] {
+        if (auto self = weak.lock()) self->Pump();
+      });
+    }
+    break;
+  }
+  return s;
+}
+
+void Connection::Drop(std::optional<Sending>& sending) {
+  if (!sending) return;
+  if (sending->job != 0) svc_->Sender().Cancel(sending->job);
+  if (sending->fd >= 0) ::close(sending->fd);
+  sending.reset();
+}
+
+bool Connection::ProduceBlockFrame(Bytes* out, ByteSpan* data) {
+  if (!sending_) {
+    if (next_) {
+      sending_ = std::move(next_);
+      next_.reset();
+    } else if (!serve_queue_.empty()) {
+      sending_ = Open(serve_queue_.front());
+      serve_queue_.pop_front();
+    } else {
+      return false;
+    }
+  }
+  if (!next_ && !serve_queue_.empty()) {
+    next_ = Open(serve_queue_.front());
+    serve_queue_.pop_front();
+  }
+  Sending& s = *sending_;
+  if (!s.begun) {
+    s.begun = true;
     FrameWriter w(FrameType::kBlockBegin);
-    w.U32(next.request).U8(sending_ ? 1 : 0).U64(sending_ ? sending_->remaining : 0);
+    w.U32(s.request).U8(s.root != nullptr ? 1 : 0).U64(s.size);
     *out = std::move(w).Finish();
+    if (s.root == nullptr) sending_.reset();
     return true;
   }
-  if (!sending_) return false;
-  Sending& s = *sending_;
-  if (s.remaining > 0) {
-    size_t n = static_cast<size_t>(std::min<uint64_t>(s.remaining, opt_.block_chunk));
-    FrameWriter w(FrameType::kBlockData);
-    w.U32(s.request);
-    Bytes frame = std::move(w).Finish();
-    size_t head = frame.size();
-    frame.resize(head + n);
+  constexpr size_t head = kFrameHeaderSize + 1 + 4;  // length, type, request
+  auto finish_header = [&](std::span<uint8_t> frame) {
+    uint32_t length = static_cast<uint32_t>(frame.size() - kFrameHeaderSize);
+    for (int i = 0; i < 4; ++i) frame[i] = static_cast<uint8_t>(length >> (24 - 8 * i));
+    frame[kFrameHeaderSize] = static_cast<uint8_t>(FrameType::kBlockData);
+    for (int i = 0; i < 4; ++i) {
+      frame[kFrameHeaderSize + 1 + i] = static_cast<uint8_t>(s.request >> (24 - 8 * i));
+    }
+    *data = frame;
+  };
+  std::optional<BlockSender::Result> outcome;
+  if (s.job != 0) {
+    BlockSender& sender = svc_->Sender();
+    if (auto chunk = sender.Next(s.job)) {
+      // The reader left headroom for the header: the bytes are not copied.
+      static_assert(head <= BlockSender::kHeadroom);
+      sent_chunk_ = std::move(*chunk);
+      finish_header(std::span<uint8_t>(sent_chunk_.data() + BlockSender::kHeadroom - head,
+                                       sent_chunk_.size() - BlockSender::kHeadroom + head));
+      return true;
+    }
+    outcome = sender.Outcome(s.job);
+    if (!outcome) return false;  // the reader is behind; it wakes us (Pump)
+  } else if (s.fd >= 0) {
+    // One chunk, read and hashed here, in a buffer kept from block to block.
+    size_t n = static_cast<size_t>(s.size);
+    if (!block_frame_) {
+      block_frame_ = std::make_unique_for_overwrite<uint8_t[]>(head + opt_.block_chunk);
+    }
+    std::span<uint8_t> frame(block_frame_.get(), head + n);
     size_t got = 0;
     while (got < n) {
       ssize_t k = ::read(s.fd, frame.data() + head + got, n - got);
@@ -1025,61 +1164,74 @@ bool Connection::ProduceBlockFrame(Bytes* out) {
       if (k <= 0) break;
       got += static_cast<size_t>(k);
     }
+    ::close(s.fd);
+    s.fd = -1;
     if (got == n) {
       s.sha.Update(ByteSpan(frame).subspan(head));
-      s.remaining -= n;
-      uint32_t length = static_cast<uint32_t>(frame.size() - kFrameHeaderSize);
-      for (int i = 0; i < 4; ++i) frame[i] = static_cast<uint8_t>(length >> (24 - 8 * i));
-      *out = std::move(frame);
-      return true;
+      outcome =
+          s.sha.Finish() == s.hash ? BlockSender::Result::kGood : BlockSender::Result::kCorrupt;
+      if (n > 0) {
+        finish_header(frame);
+        s.fd = -2;  // sent; the end follows
+        pending_outcome_ = *outcome;
+        return true;
+      }
+    } else {
+      outcome = BlockSender::Result::kUnreadable;
     }
-    // The file shrank or failed: end it as not good.
-    NB_LOG(kWarn, "sync") << "block " << s.hash.Hex() << " could not be read to its end";
-    ::close(s.fd);
-    FrameWriter end(FrameType::kBlockEnd);
-    end.U32(s.request).U8(0);
-    sending_.reset();
-    *out = std::move(end).Finish();
-    return true;
+  } else {
+    outcome = pending_outcome_;  // the chunk went out in the previous frame
   }
-  ::close(s.fd);
-  bool good = s.sha.Finish() == s.hash;
-  if (!good) {
+  if (*outcome == BlockSender::Result::kUnreadable) {
+    NB_LOG(kWarn, "sync") << "block " << s.hash.Hex() << " could not be read to its end";
+  } else if (*outcome == BlockSender::Result::kCorrupt) {
     Error quarantined = s.root->QuarantineCorruptBlock(s.hash);
     svc_->store_->ReportIncident(quarantined.message);
     NB_LOG(kWarn, "sync") << quarantined.message;
   }
   FrameWriter end(FrameType::kBlockEnd);
-  end.U32(s.request).U8(good ? 1 : 0);
+  end.U32(s.request).U8(*outcome == BlockSender::Result::kGood ? 1 : 0);
   sending_.reset();
   *out = std::move(end).Finish();
   return true;
 }
 
 void Connection::Pump() {
-  if (write_pending_ || closed() || phase_ == Phase::kConnecting) return;
-  writing_.clear();
-  // Control frames coalesced into one write (small frames, one TLS record).
-  while (!out_.empty() && writing_.size() < (size_t{256} << 10)) {
-    Bytes& f = out_.front();
-    out_bytes_ -= f.size();
-    writing_.insert(writing_.end(), f.begin(), f.end());
-    out_.pop_front();
+  if (write_pending_ || closed() || !tls_up_) return;
+  // Encrypt frames until one socket write's worth is ready: control frames
+  // first (coalesced: small frames, few records), then events, then block data.
+  while (session_->output_size() < kSocketIoBytes) {
+    writing_.clear();
+    while (!out_.empty() && writing_.size() < (size_t{256} << 10)) {
+      Bytes& f = out_.front();
+      out_bytes_ -= f.size();
+      writing_.insert(writing_.end(), f.begin(), f.end());
+      out_.pop_front();
+    }
+    ByteSpan frame;
+    if (writing_.empty() && phase_ == Phase::kReady && !ProduceEventFrame(&writing_)) {
+      ProduceBlockFrame(&writing_, &frame);  // block data: in `frame`; others: in writing_
+    }
+    if (!writing_.empty()) frame = writing_;
+    if (frame.empty()) break;
+    Status encrypted = session_->Write(frame);
+    if (!sent_chunk_.empty()) svc_->Sender().Recycle(std::move(sent_chunk_));
+    sent_chunk_.clear();
+    if (!encrypted.ok()) return Close(encrypted.error().message);
+    plain_out_ += frame.size();
+    if (closed()) return;
   }
-  if (writing_.empty() && phase_ == Phase::kReady) {
-    Bytes frame;
-    if (ProduceEventFrame(&frame) || ProduceBlockFrame(&frame)) writing_ = std::move(frame);
-  }
-  if (writing_.empty()) return;
+  if (session_->output_size() == 0) return;
+  session_->TakeOutput(&cipher_out_);
   write_pending_ = true;
   write_started_ = Clock::now();
   auto self = shared_from_this();
-  asio::async_write(stream_, asio::buffer(writing_),
-                    [self](const boost::system::error_code& ec, size_t n) {
+  asio::async_write(socket_, asio::buffer(cipher_out_),
+                    [self](const boost::system::error_code& ec, size_t) {
                       self->write_pending_ = false;
                       if (self->closed()) return;
                       if (ec) return self->Close("write failed: " + ec.message(), LogLevel::kInfo);
-                      self->bytes_out_ += n;
+                      self->bytes_out_ += std::exchange(self->plain_out_, 0);
                       self->last_send_ = Clock::now();
                       self->Pump();
                     });
@@ -1116,11 +1268,13 @@ void Connection::Close(const std::string& reason, LogLevel level) {
   handshake_timer_.cancel();
   tick_timer_.cancel();
   if (resolver_) resolver_->cancel();
-  stream_.lowest_layer().shutdown(tcp::socket::shutdown_both, ignored);
-  stream_.lowest_layer().close(ignored);
-  receiving_.reset();  // an uncommitted block's temp file is removed
-  if (sending_) ::close(sending_->fd);
-  sending_.reset();
+  socket_.shutdown(tcp::socket::shutdown_both, ignored);
+  socket_.close(ignored);
+  // An unfinished block's temp file is removed (by the writer thread).
+  if (receiving_) svc_->Receiver().Abort(receiving_->job);
+  receiving_.reset();
+  Drop(sending_);
+  Drop(next_);
   for (const auto& [request, hash] : requested_) svc_->blocks_inflight_.erase(hash);
   requested_.clear();
   out_.clear();
@@ -1162,7 +1316,7 @@ PeerStatus Connection::Describe() const {
     case Phase::kReady:
       if (reconciling) {
         s.state = "reconciling";
-      } else if (!requested_.empty() || sending_ || !serve_queue_.empty() ||
+      } else if (!requested_.empty() || sending_ || next_ || !serve_queue_.empty() ||
                  !event_queue_.empty() || s.blocks_remaining > 0) {
         s.state = "syncing";
       } else {
@@ -1299,56 +1453,70 @@ void SyncService::Impl::AfterEventsReceived(HubState& hub, const std::vector<Has
   ScheduleAllBlocks();
 }
 
-void SyncService::Impl::StageReceivedBlock(const Hash256& hash, ByteSpan bytes) {
-  if (!block_batch_) block_batch_ = std::make_unique<store::BatchPublisher>(&store_->primary());
-  auto staged = block_batch_->StageBlock(hash, bytes);
-  if (!staged.ok()) {
-    NB_LOG(kError, "sync") << "cannot write block " << hash.Hex().substr(0, 16)
-                           << "...: " << staged.error().message;
-    blocks_inflight_.erase(hash);  // asked for again later
-    return;
+BlockReceiver& SyncService::Impl::Receiver() {
+  if (!receiver_) {
+    std::weak_ptr<Impl> weak = shared_from_this();
+    BlockReceiver::Callbacks callbacks;
+    callbacks.checked = [weak](BlockReceiver::Job job, const Hash256& hash,
+                               const std::optional<Error>& error) {
+      if (auto self = weak.lock()) self->OnBlockChecked(job, hash, error);
+    };
+    callbacks.published = [weak](const std::vector<Hash256>& hashes) {
+      if (auto self = weak.lock()) self->OnBlocksPublished(hashes);
+    };
+    callbacks.publish_failed = [weak](const std::vector<Hash256>& hashes, const Error& error) {
+      if (auto self = weak.lock()) self->OnPublishFailed(hashes, error);
+    };
+    callbacks.drained = [weak] {
+      if (auto self = weak.lock()) self->ResumeReading();
+    };
+    receiver_ = std::make_unique<BlockReceiver>(io_, &store_->primary(), std::move(callbacks));
   }
-  blocks_inflight_.insert(hash);
-  // Out of the wanted sets now: scheduling scans them from the start, and
-  // thousands of staged blocks there would make each pick cost thousands.
-  for (auto& [id, hub] : hubs_) hub->wanted.erase(hash);
-  block_batch_hashes_.push_back(hash);
-  block_batch_bytes_ += bytes.size();
-  if (block_batch_hashes_.size() >= kBlockBatchMaxFiles ||
-      block_batch_bytes_ >= kBlockBatchMaxBytes) {
-    FlushReceivedBlocks();
-    return;
-  }
-  if (!block_batch_timer_) block_batch_timer_ = std::make_unique<asio::steady_timer>(io_);
-  block_batch_timer_->expires_after(kBlockBatchDelay);
-  std::weak_ptr<Impl> weak = shared_from_this();
-  block_batch_timer_->async_wait([weak](boost::system::error_code error) {
-    if (error) return;
-    if (auto self = weak.lock()) self->FlushReceivedBlocks();
-  });
+  return *receiver_;
 }
 
-void SyncService::Impl::FlushReceivedBlocks() {
-  if (!block_batch_) return;
-  std::unique_ptr<store::BatchPublisher> batch = std::move(block_batch_);
-  std::vector<Hash256> hashes = std::move(block_batch_hashes_);
-  block_batch_hashes_.clear();
-  block_batch_bytes_ = 0;
-  if (block_batch_timer_) block_batch_timer_->cancel();
-  auto committed = batch->Commit();
-  if (!committed.ok()) {
-    NB_LOG(kError, "sync") << "cannot publish " << hashes.size()
-                           << " received block(s): " << committed.error().message;
-    for (const auto& hash : hashes) {
-      blocks_inflight_.erase(hash);
-      for (auto& [id, hub] : hubs_) {
-        if (hub->referenced.count(hash) && !store_->HasBlock(hash)) hub->wanted.insert(hash);
-      }
-    }
-    if (!stopped_) ScheduleAllBlocks();
-    return;
+void SyncService::Impl::OnBlockChecked(BlockReceiver::Job job, const Hash256& hash,
+                                       const std::optional<Error>& problem) {
+  std::shared_ptr<Connection> from;
+  if (auto it = verifying_.find(job); it != verifying_.end()) {
+    from = it->second.lock();
+    verifying_.erase(it);
   }
+  if (!problem) return;  // good: it stays in flight until its batch is published
+  const Error& error = *problem;
+  blocks_inflight_.erase(hash);
+  if (stopped_) return;
+  for (auto& [id, hub] : hubs_) {
+    if (hub->referenced.count(hash) && !store_->HasBlock(hash)) hub->wanted.insert(hash);
+  }
+  // Our disk failed, not the peer: as before the writer thread, the
+  // connection ends (it redials; the block is asked for again).
+  if (from && !from->closed())
+    from->Close("cannot write block: " + error.message, LogLevel::kError);
+  ScheduleAllBlocks();
+}
+
+void SyncService::Impl::OnBlocksPublished(const std::vector<Hash256>& hashes) {
+  if (stopped_) return;
   for (const auto& hash : hashes) AfterBlockPublished(hash);
+}
+
+void SyncService::Impl::OnPublishFailed(const std::vector<Hash256>& hashes, const Error& error) {
+  NB_LOG(kError, "sync") << "cannot publish " << hashes.size()
+                         << " received block(s): " << error.message;
+  for (const auto& hash : hashes) {
+    blocks_inflight_.erase(hash);
+    for (auto& [id, hub] : hubs_) {
+      if (hub->referenced.count(hash) && !store_->HasBlock(hash)) hub->wanted.insert(hash);
+    }
+  }
+  if (!stopped_) ScheduleAllBlocks();
+}
+
+void SyncService::Impl::ResumeReading() {
+  if (stopped_) return;
+  std::vector<std::shared_ptr<Connection>> open(conns_.begin(), conns_.end());
+  for (auto& conn : open) conn->ResumeReading();
 }
 
 void SyncService::Impl::AfterBlockPublished(const Hash256& block) {
@@ -1595,9 +1763,10 @@ void SyncService::Impl::Stop() {
   std::vector<std::shared_ptr<Connection>> open(conns_.begin(), conns_.end());
   for (auto& conn : open) conn->Close("stopping", LogLevel::kInfo);
   conns_.clear();
-  // Blocks that arrived whole and verified are kept (one syncfs).
-  FlushReceivedBlocks();
-  if (block_batch_timer_) block_batch_timer_->cancel();
+  // Blocks that arrived whole and verify are kept (one syncfs); the rest
+  // (cut off mid-block) leave no temp file.
+  if (receiver_) receiver_->Shutdown();
+  if (sender_) sender_->Shutdown();
   for (auto& [id, hub] : hubs_) (void)hub->refs.Save();
 }
 

@@ -20,10 +20,13 @@
 // any interrupted carry). Blocks referenced by events both sides hold but
 // missing on one side are fetched too (repair).
 //
-// Threads: everything runs on the io_context's thread. Every method must be
+// Threads: the protocol runs on the io_context's thread. Every method must be
 // called on that thread (post to it from elsewhere), callbacks run on it.
-// Disk work runs inline: events are small, blocks are written a chunk at a
-// time.
+// Event files are read and published inline (they are small); block bytes
+// are not: served blocks are read and hashed ahead on a reader thread
+// (block_sender.h), received ones written and published in batches on a
+// writer and a committer thread (block_receiver.h), so encryption, disk and
+// syncs overlap instead of taking turns.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
