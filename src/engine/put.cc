@@ -249,9 +249,14 @@ Result<PutResult> StorePut(FilesSession& session, const PutPlan& plan, ProgressO
   const auto layout = session.settings.reference_compatible
                           ? apps::files::ContentLayout::kSingleBlock
                           : apps::files::ContentLayout::kChunked;
-  PutCache cache =
-      PutCache::Load(PutCachePath(session.hub->store().primary().state_dir(), session.hub->id()),
-                     session.hub->id(), layout);
+  // A put of a few files reads them faster than it would load and rewrite
+  // the cache of a whole tree: the cache serves trees.
+  constexpr size_t kCacheFromFiles = 64;
+  PutCache cache = plan.files.size() < kCacheFromFiles
+                       ? PutCache()
+                       : PutCache::Load(PutCachePath(session.hub->store().primary().state_dir(),
+                                                     session.hub->id()),
+                                        session.hub->id(), layout);
   std::error_code cwd_error;
   const fs::path cwd = fs::current_path(cwd_error);
   // The cache's key: the file's absolute path (no system call per file).

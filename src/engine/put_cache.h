@@ -16,6 +16,9 @@
 // is read again, so a stale or forged cache can never put wrong content into
 // a hub; at worst it makes a put read a file it could have skipped.
 //
+// Puts of fewer than 64 files neither load nor update it (reading a few
+// files costs less than loading and rewriting the cache of a whole tree).
+//
 // The file is read as hostile: a bad checksum, a foreign hub, an unknown
 // layout or anything out of bounds makes an empty cache.
 #pragma once

@@ -273,13 +273,15 @@ TEST_F(EngineFilesTest, APutThatFailsHalfWayKeepsTheSlicesItPublished) {
 // The put cache (engine/put_cache.h): a tree put again is recognised as
 // unchanged without reading its files; a file rewritten in place, even with
 // its old modification time put back, is read again; a damaged cache only
-// costs a full read; a hub file that changed since is put again.
+// costs a full read; a hub file that changed since is put again. A put of
+// a few files leaves the cache alone.
 class EnginePutCacheTest : public EngineFilesTest {
  protected:
   void SetUp() override {
     EngineFilesTest::SetUp();
     tree_ = temp_ / "tree";
-    for (int i = 0; i < 3; ++i) {
+    // Enough files for a put to use the cache (it leaves puts of a few alone).
+    for (size_t i = 0; i < kFiles; ++i) {
       Write(tree_ / ("f" + std::to_string(i) + ".txt"), RandomText(1000, 50 + i));
     }
     // Files modified in the last two seconds are never remembered (a write
@@ -287,12 +289,13 @@ class EnginePutCacheTest : public EngineFilesTest {
     std::this_thread::sleep_for(std::chrono::milliseconds(2100));
   }
   fs::path CacheFile() { return PutCachePath(hub_->store().primary().state_dir(), hub_->id()); }
+  static constexpr size_t kFiles = 70;
   fs::path tree_;
 };
 
 TEST_F(EnginePutCacheTest, ATreePutAgainIsNotReadAgain) {
   PutResult first = PutTree({tree_.string()}, "");
-  EXPECT_EQ(first.written, 3u);
+  EXPECT_EQ(first.written, kFiles);
   EXPECT_EQ(first.unchanged_unread, 0u);
   ASSERT_TRUE(fs::exists(CacheFile()));
   EXPECT_EQ(fs::status(CacheFile()).permissions() & fs::perms::all,
@@ -300,8 +303,8 @@ TEST_F(EnginePutCacheTest, ATreePutAgainIsNotReadAgain) {
 
   PutResult again = PutTree({tree_.string()}, "");
   EXPECT_EQ(again.written, 0u);
-  EXPECT_EQ(again.unchanged, 3u);
-  EXPECT_EQ(again.unchanged_unread, 3u);
+  EXPECT_EQ(again.unchanged, kFiles);
+  EXPECT_EQ(again.unchanged_unread, kFiles);
 
   // Same size, other bytes, and the old modification time put back: only
   // the change time tells, and it must.
@@ -313,7 +316,7 @@ TEST_F(EnginePutCacheTest, ATreePutAgainIsNotReadAgain) {
   ASSERT_EQ(::utimensat(AT_FDCWD, changed.c_str(), times, 0), 0);
   PutResult third = PutTree({tree_.string()}, "");
   EXPECT_EQ(third.written, 1u);
-  EXPECT_EQ(third.unchanged_unread, 2u);
+  EXPECT_EQ(third.unchanged_unread, kFiles - 1);
   FilesSession session = Session();
   fs::path out = temp_ / "out.txt";
   auto got = GetFile(session, GetOptions{"tree/f1.txt", out.string(), "", false}, nullptr);
@@ -329,10 +332,10 @@ TEST_F(EnginePutCacheTest, ADamagedCacheOnlyCostsAFullRead) {
     f.put('\x7f');
   }
   PutResult again = PutTree({tree_.string()}, "");
-  EXPECT_EQ(again.unchanged, 3u);
+  EXPECT_EQ(again.unchanged, kFiles);
   EXPECT_EQ(again.unchanged_unread, 0u);
   // Rewritten whole by that put.
-  EXPECT_EQ(PutTree({tree_.string()}, "").unchanged_unread, 3u);
+  EXPECT_EQ(PutTree({tree_.string()}, "").unchanged_unread, kFiles);
 }
 
 TEST_F(EnginePutCacheTest, AHubFileChangedSinceIsPutAgain) {
@@ -343,9 +346,14 @@ TEST_F(EnginePutCacheTest, AHubFileChangedSinceIsPutAgain) {
   }
   PutResult again = PutTree({tree_.string()}, "");
   EXPECT_EQ(again.written, 1u);
-  EXPECT_EQ(again.unchanged_unread, 2u);
+  EXPECT_EQ(again.unchanged_unread, kFiles - 1);
   FilesSession session = Session();
   EXPECT_TRUE(session.reading().IsFile("tree/f2.txt"));
+}
+
+TEST_F(EnginePutCacheTest, APutOfAFewFilesLeavesTheCacheAlone) {
+  PutTree({(tree_ / "f0.txt").string(), (tree_ / "f1.txt").string()}, "few/");
+  EXPECT_FALSE(fs::exists(CacheFile()));
 }
 
 }  // namespace
