@@ -241,8 +241,13 @@ void BlockReceiver::CommitterLoop() {
       wake_committer_.wait(lock);
       continue;
     }
+    // Everything queued meanwhile goes into this one sync.
     std::vector<Staged> batch = std::move(commits_.front());
     commits_.pop_front();
+    while (!commits_.empty()) {
+      for (auto& staged : commits_.front()) batch.push_back(std::move(staged));
+      commits_.pop_front();
+    }
     lock.unlock();
     Commit(std::move(batch));
     lock.lock();

@@ -47,8 +47,11 @@ struct BlockReceiverOptions {
   // A batch is published when it holds this many bytes or files...
   uint64_t batch_max_bytes = uint64_t{64} << 20;
   size_t batch_max_files = 4096;
-  // ...or this long after the last block joined it.
-  std::chrono::milliseconds batch_delay{15};
+  // ...or this long after the last block joined it. Short: a lone block
+  // (one changed file) should not wait, and a stream of blocks still shares
+  // syncs, because batches that queue while the committer syncs are
+  // committed together.
+  std::chrono::milliseconds batch_delay{2};
   // Bytes handed over and not yet written above which readers pause.
   size_t max_queued_bytes = size_t{16} << 20;
 };
