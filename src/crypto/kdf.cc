@@ -61,10 +61,11 @@ Bytes Pbkdf2Sha256(ByteSpan password, ByteSpan salt, uint32_t iterations, size_t
   OPENSSL_cleanse(pad, sizeof(pad));
 
   Bytes out(length);
+  SHA256_CTX ctx;
   uint8_t u[64], t[32];
   for (uint32_t block_index = 1; (block_index - 1) * size_t{32} < length; ++block_index) {
     // U1 = HMAC(password, salt || INT(block_index)).
-    SHA256_CTX ctx = inner_start;
+    ctx = inner_start;
     SHA256_Update(&ctx, salt.data(), salt.size());
     const uint8_t index_bytes[4] = {
         static_cast<uint8_t>(block_index >> 24), static_cast<uint8_t>(block_index >> 16),
@@ -88,6 +89,10 @@ Bytes Pbkdf2Sha256(ByteSpan password, ByteSpan salt, uint32_t iterations, size_t
     const size_t at = (block_index - 1) * size_t{32};
     std::memcpy(out.data() + at, t, std::min<size_t>(32, length - at));
   }
+  // The pad states are as good as the password for computing HMACs.
+  OPENSSL_cleanse(&inner_start, sizeof(inner_start));
+  OPENSSL_cleanse(&ctx, sizeof(ctx));
+  OPENSSL_cleanse(&outer_start, sizeof(outer_start));
   OPENSSL_cleanse(u, sizeof(u));
   OPENSSL_cleanse(t, sizeof(t));
   return out;
