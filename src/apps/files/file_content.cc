@@ -683,8 +683,9 @@ Result<std::vector<StoredContent>> Ingestor::IngestChunked(
           size_t room = std::min(buffer.size() - end, sizes.max);
           // A regular file is read up to the size it had when opened, and
           // no further read looks for its end: if it grew meanwhile, its
-          // stamp changed and it is read again below.
-          const bool sized = before.has_value();
+          // stamp changed and it is read again below. Not for a size of 0:
+          // pseudo-files (/proc) say 0 and still have content.
+          const bool sized = before.has_value() && before->size > 0;
           if (sized) room = std::min<uint64_t>(room, before->size - attempt_bytes);
           auto n = room == 0 ? Result<size_t>(size_t{0})
                              : ReadUpTo(fd.get(), buffer.data() + end, room, path);
