@@ -20,6 +20,7 @@
 #include "apps/files/files_writer.h"
 #include "crypto/random.h"
 #include "hub/hub.h"
+#include "peer/peer_node.h"
 #include "store/file_io.h"
 #include "store/store.h"
 #include "sync/peer/sync_service.h"
@@ -31,108 +32,13 @@ namespace {
 namespace asio = boost::asio;
 using crypto::Hash256;
 using namespace std::chrono_literals;
+using test::BlocksOf;
+using test::Node;
+using test::TempFilesIn;
+using test::WaitFor;
 using testing::TempDir;
 
 constexpr char kHub[] = "peer transfer test hub secret, long enough";
-
-crypto::PrivateKey NewInstanceKey() {
-  for (;;) {
-    crypto::Scalar scalar;
-    crypto::RandomFill(scalar);
-    auto key = crypto::PrivateKey::FromScalar(scalar);
-    if (key.ok()) return std::move(key).value();
-  }
-}
-
-const hub::HubKeys& Keys() {
-  static hub::HubKeys keys = hub::HubKeys::FromSecret(kHub).value();
-  return keys;
-}
-
-template <typename Pred>
-bool WaitFor(Pred pred, std::chrono::milliseconds limit) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return pred();
-}
-
-// A store, one hub and a SyncService on its own io thread.
-class Node {
- public:
-  explicit Node(const std::filesystem::path& dir) : key_(NewInstanceKey()) {
-    store_ = store::Store::Open({dir}, true).value();
-    hub_ = hub::Hub::Open(store_.get(), Keys(), true).value();
-    thread_ = std::thread([this] { io_.run(); });
-  }
-  ~Node() {
-    Run([this] {
-      if (service_) service_->Stop();
-      service_.reset();
-    });
-    work_.reset();
-    io_.stop();
-    thread_.join();
-  }
-  template <typename Fn>
-  auto Run(Fn fn) -> decltype(fn()) {
-    std::packaged_task<decltype(fn())()> task(std::move(fn));
-    auto future = task.get_future();
-    asio::post(io_, [&task] { task(); });
-    if (future.wait_for(60s) != std::future_status::ready) {
-      ADD_FAILURE() << "io thread did not answer";
-      std::abort();
-    }
-    return future.get();
-  }
-  void Start() {
-    Run([this] {
-      service_ = std::make_unique<SyncService>(io_, key_, store_.get());
-      service_->on_block_received = [this](const Hash256&) { ++received_blocks_; };
-      service_->AddHub(hub_.get());
-    });
-  }
-  uint16_t Listen() {
-    return Run([this] {
-      EXPECT_TRUE(service_->Listen("127.0.0.1:0").ok());
-      return service_->bound_port();
-    });
-  }
-  void Dial(uint16_t port) {
-    Run([&] { service_->AddPeer("127.0.0.1:" + std::to_string(port)); });
-  }
-  hub::Hub& hub() { return *hub_; }
-  std::vector<PeerStatus> Peers() { return service_->Peers(); }  // on the io thread
-  store::Store& store() { return *store_; }
-  std::atomic<size_t> received_blocks_{0};
-
- private:
-  crypto::PrivateKey key_;
-  std::unique_ptr<store::Store> store_;
-  std::unique_ptr<hub::Hub> hub_;
-  asio::io_context io_;
-  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_{
-      asio::make_work_guard(io_)};
-  std::thread thread_;
-  std::unique_ptr<SyncService> service_;
-};
-
-std::set<Hash256> BlocksOf(store::Store& store) {
-  std::set<Hash256> out;
-  (void)store.primary().ForEachBlock([&](const Hash256& h) { out.insert(h); });
-  return out;
-}
-
-size_t TempFilesIn(const std::filesystem::path& dir) {
-  size_t n = 0;
-  if (!std::filesystem::exists(dir)) return 0;
-  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
-    if (entry.path().filename().string().starts_with(".tmp-")) ++n;
-  }
-  return n;
-}
 
 // Puts `size` random bytes into the hub as a chunked file (a manifest and
 // chunks of about 1 MiB).
@@ -199,14 +105,16 @@ struct ObserverGuard {
 TEST(PeerTransfer, ASlowSyncOfReceivedBlocksDoesNotStallTheConnection) {
   TempDir dir;
   Node a(dir / "a"), b(dir / "b");
-  PutRandomFile(a.hub(), dir / "scratch", 6u << 20);
+  hub::Hub& hub_a = a.OpenHub(kHub);
+  b.OpenHub(kHub);
+  PutRandomFile(hub_a, dir / "scratch", 6u << 20);
   std::set<Hash256> blocks_a = BlocksOf(a.store());
   ASSERT_GE(blocks_a.size(), 3u);  // a manifest and chunks
 
   SlowSyncObserver observer(dir / "b", 3000ms);
   ObserverGuard guard(&observer);
-  a.Start();
-  b.Start();
+  a.StartService();
+  b.StartService();
   b.Dial(a.Listen());
   ASSERT_TRUE(WaitFor([&] { return observer.holding(); }, 30s));
   // While B's disk takes its time to sync a batch, B's io thread still
@@ -237,7 +145,9 @@ TEST(PeerTransfer, ASlowSyncOfReceivedBlocksDoesNotStallTheConnection) {
 TEST(PeerTransfer, ASendersCorruptCopyIsQuarantinedNotSentAndTheRestArrives) {
   TempDir dir;
   Node a(dir / "a"), b(dir / "b");
-  PutRandomFile(a.hub(), dir / "scratch", 6u << 20);
+  hub::Hub& hub_a = a.OpenHub(kHub);
+  b.OpenHub(kHub);
+  PutRandomFile(hub_a, dir / "scratch", 6u << 20);
   std::set<Hash256> blocks_a = BlocksOf(a.store());
   ASSERT_GE(blocks_a.size(), 3u);
   // One chunk (not the manifest: B must learn the chunks) rots on A's disk:
@@ -255,8 +165,8 @@ TEST(PeerTransfer, ASendersCorruptCopyIsQuarantinedNotSentAndTheRestArrives) {
     char flipped = 0x5a;
     file.write(&flipped, 1);
   }
-  a.Start();
-  b.Start();
+  a.StartService();
+  b.StartService();
   b.Dial(a.Listen());
   std::set<Hash256> good = blocks_a;
   good.erase(rotten);
@@ -266,7 +176,7 @@ TEST(PeerTransfer, ASendersCorruptCopyIsQuarantinedNotSentAndTheRestArrives) {
   EXPECT_FALSE(b.store().HasBlock(rotten));
   EXPECT_EQ(TempFilesIn(b.store().primary().blocks_dir()), 0u);
   // B was not cut off for it (the sender said its copy was bad).
-  auto peers = b.Run([&] { return b.Peers(); });
+  auto peers = b.Peers();
   ASSERT_EQ(peers.size(), 1u);
   EXPECT_NE(peers[0].state, "waiting");
 }
