@@ -22,15 +22,8 @@ Status WriteContentToFd(store::Store& store, const crypto::SymmetricKey& hub_key
                         const FileEntry& entry, int fd, const std::string& target) {
   return apps::files::ReadContent(
       store, hub_key, entry.content, entry.wrapped_key, [&](ByteSpan data) -> Status {
-        size_t done = 0;
-        while (done < data.size()) {
-          ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-          if (n < 0 && errno == EINTR) continue;
-          if (n < 0) {
-            return MakeError(ErrorCode::kIo,
-                             "cannot write " + target + ": " + store::ErrnoText(errno));
-          }
-          done += static_cast<size_t>(n);
+        if (int err = store::WriteFully(fd, data); err != 0) {
+          return MakeError(ErrorCode::kIo, "cannot write " + target + ": " + store::ErrnoText(err));
         }
         return Status::Ok();
       });

@@ -95,17 +95,10 @@ Status BatchPublisher::Stage(const std::filesystem::path& dir, const std::string
     std::lock_guard<std::mutex> create_lock(create_mu_);
     NB_ASSIGN_OR_RETURN(fd, CreateTemp(dir, name, temp_name));
   }
-  size_t done = 0;
-  while (done < bytes.size()) {
-    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int err = errno;
-      ::close(fd);
-      ::unlink(temp.c_str());
-      return IoError("cannot write", dir / name, err);
-    }
-    done += static_cast<size_t>(n);
+  if (int err = WriteFully(fd, bytes); err != 0) {
+    ::close(fd);
+    ::unlink(temp.c_str());
+    return IoError("cannot write", dir / name, err);
   }
   StartWriteback(fd, bytes.size());
   if (::close(fd) != 0) {

@@ -53,15 +53,7 @@ Error IoError(const std::string& what, const fs::path& path, int err) {
 }
 
 Status WriteAll(int fd, ByteSpan data, const fs::path& path) {
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return IoError("cannot write", path, errno);
-    }
-    done += static_cast<size_t>(n);
-  }
+  if (int err = WriteFully(fd, data); err != 0) return IoError("cannot write", path, err);
   return Status::Ok();
 }
 
@@ -253,6 +245,19 @@ Result<bool> PublishTempAs(const fs::path& temp, const fs::path& final_path) {
   }
   ::unlink(temp.c_str());
   return IoError("cannot publish", final_path, err);
+}
+
+int WriteFully(int fd, ByteSpan data) {
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    done += static_cast<size_t>(n);
+  }
+  return 0;
 }
 
 std::string ErrnoText(int err) { return std::strerror(err); }

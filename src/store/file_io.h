@@ -168,4 +168,8 @@ size_t ReapThisHostsTemps(const fs::path& dir);
 // One-line description of errno for messages.
 std::string ErrnoText(int err);
 
+// Writes all of `data` to `fd`, retrying short writes and EINTR. Returns 0,
+// or the errno of the write that failed (callers word their own message).
+int WriteFully(int fd, ByteSpan data);
+
 }  // namespace nb::store

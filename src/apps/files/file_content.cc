@@ -545,15 +545,9 @@ class TempFile {
 };
 
 Status WriteAllTo(int fd, ByteSpan data, const std::string& source) {
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      return MakeError(ErrorCode::kIo,
-                       "cannot store " + SourceName(source) + ": " + store::ErrnoText(errno));
-    }
-    done += static_cast<size_t>(n);
+  if (int err = store::WriteFully(fd, data); err != 0) {
+    return MakeError(ErrorCode::kIo,
+                     "cannot store " + SourceName(source) + ": " + store::ErrnoText(err));
   }
   return Status::Ok();
 }
