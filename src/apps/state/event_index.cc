@@ -39,6 +39,9 @@ std::vector<crypto::Hash256> UnpackRefs(ByteSpan packed) {
 // decoded (its payload and timestamp are NULL). Not an EventKind bit.
 constexpr int64_t kStoredUndecodable = 0;
 
+// The mtime a scan records for a root without the hub's directory.
+constexpr int64_t kNoDirectory = -2;
+
 }  // namespace
 
 crypto::Hash256 HashFromBlob(ByteSpan blob) {
@@ -124,55 +127,54 @@ Result<RefreshReport> EventIndex::Refresh(unsigned threads) {
   for (size_t r = 0; r < root_count; ++r) {
     auto& root = store.roots()[r];
     auto dir = store::ChannelDir::Open(root, hub_id);
-    if (!dir.ok()) continue;
-    dirs[r].emplace(std::move(*dir));
-    const int64_t mtime = dirs[r]->mtime_ns();
+    if (dir.ok()) {
+      dirs[r].emplace(std::move(*dir));
+    } else if (dir.error().code != ErrorCode::kNotFound) {
+      continue;  // unreadable for now: what the index knows of it stands
+    }
+    // A directory that went away changed too: its events vanished.
+    const int64_t mtime = dirs[r] ? dirs[r]->mtime_ns() : kNoDirectory;
     get_scan.Bind(1, hub_id).Bind(2, root.path().string());
     NB_ASSIGN_OR_RETURN(bool has_row, get_scan.Step());
-    int64_t stored = has_row ? get_scan.Int(0) : -1;
+    int64_t stored = has_row ? get_scan.Int(0) : kNoDirectory;
     get_scan.Reset();
     if (stored != mtime) changed.emplace_back(r, mtime);
   }
+  // Taken before any listing: a name added in the same mtime tick as the
+  // one read above, but after its listing, is caught by the racy rule below
+  // only if the rule measures from here (a long verification must not age
+  // that tick into a trusted one).
+  const int64_t listed_at = NowNs();
   report.listed = !changed.empty();
+  // No directory changed: the index holds every name there is.
+  if (!report.listed) return report;
 
-  // Every event the index knows of this hub, with the size and mtime its
-  // file had when it was verified; sorted by hash (the key's order), so a
-  // listing is compared by one merge, without a hash table.
-  struct KnownFile {
-    crypto::Hash256 hash;
-    store::EntryStat stat;
-  };
-  std::vector<KnownFile> known;
+  // Every event the index knows of this hub, sorted by hash (the key's
+  // order), so a listing is compared by one merge, without a hash table.
+  std::vector<crypto::Hash256> known;
   {
-    NB_ASSIGN_OR_RETURN(
-        Statement all,
-        db_->Prepare("SELECT hash, size, mtime_ns FROM events INDEXED BY events_stats "
-                     "WHERE hub=? ORDER BY hash"));
+    NB_ASSIGN_OR_RETURN(Statement all,
+                        db_->Prepare("SELECT hash FROM events INDEXED BY events_stats "
+                                     "WHERE hub=? ORDER BY hash"));
     all.Bind(1, hub_id);
     for (;;) {
       NB_ASSIGN_OR_RETURN(bool row, all.Step());
       if (!row) break;
-      known.push_back(
-          KnownFile{HashFromBlob(all.Blob(0)), {static_cast<uint64_t>(all.Int(1)), all.Int(2)}});
+      known.push_back(HashFromBlob(all.Blob(0)));
     }
     // A damaged database may break the order or the key; never trust it.
-    auto by_hash = [](const KnownFile& a, const KnownFile& b) { return a.hash < b.hash; };
-    if (!std::is_sorted(known.begin(), known.end(), by_hash)) {
-      std::sort(known.begin(), known.end(), by_hash);
-    }
+    if (!std::is_sorted(known.begin(), known.end())) std::sort(known.begin(), known.end());
   }
 
-  // What to stat: every known file (not listed: all of them; listed: those
-  // still there), and the new names of a listing, in the root that has them.
+  // List every root (a hash may move between roots): names the index does
+  // not know are new, known hashes no root lists any more vanished.
   struct Check {
     crypto::Hash256 hash;
-    size_t root = SIZE_MAX;            // SIZE_MAX: the first root that has it
-    const KnownFile* known = nullptr;  // null: a new name
+    size_t root;
   };
   std::vector<Check> checks;
-  std::vector<const KnownFile*> vanished;
-  if (report.listed) {
-    // List every root (a hash may move between roots), find what is new.
+  std::vector<crypto::Hash256> vanished;
+  {
     std::vector<std::pair<crypto::Hash256, size_t>> names;  // hash, root
     for (size_t r = 0; r < root_count; ++r) {
       if (!dirs[r]) continue;
@@ -186,57 +188,38 @@ Result<RefreshReport> EventIndex::Refresh(unsigned threads) {
                               [](const auto& a, const auto& b) { return a.first == b.first; }),
                   names.end());
     }
-    checks.reserve(names.size());
     size_t k = 0;
     for (const auto& [hash, r] : names) {
-      while (k < known.size() && known[k].hash < hash) vanished.push_back(&known[k++]);
-      if (k < known.size() && known[k].hash == hash) {
-        checks.push_back(Check{hash, SIZE_MAX, &known[k++]});
+      while (k < known.size() && known[k] < hash) vanished.push_back(known[k++]);
+      if (k < known.size() && known[k] == hash) {
+        ++k;
       } else {
-        checks.push_back(Check{hash, r, nullptr});
+        checks.push_back(Check{hash, r});
       }
     }
-    while (k < known.size()) vanished.push_back(&known[k++]);
-  } else {
-    checks.reserve(known.size());
-    for (const auto& file : known) checks.push_back(Check{file.hash, SIZE_MAX, &file});
+    while (k < known.size()) vanished.push_back(known[k++]);
   }
+  known = {};
+  report.checked = checks.size();
 
-  // A file rewritten in place keeps its name and its directory's mtime:
-  // only its own size and mtime tell. Each file is stat'ed once (every
-  // core); a known one that differs from what was verified is read and
-  // verified again (a corrupt one is quarantined and leaves the index).
+  // Each new file is stat'ed (every core) for the row the index keeps.
   std::vector<std::optional<store::EntryStat>> stats(checks.size());
   ParallelFor(checks.size(), threads, [&](size_t i) {
-    const Check& check = checks[i];
-    for (size_t r = check.root == SIZE_MAX ? 0 : check.root; r < root_count; ++r) {
-      if (!dirs[r]) continue;
-      auto st = dirs[r]->StatEvent(check.hash);
-      if (st.ok()) {
-        stats[i] = *st;
-        return;
-      }
-      if (check.root != SIZE_MAX) return;
-    }
+    auto st = dirs[checks[i].root]->StatEvent(checks[i].hash);
+    if (st.ok()) stats[i] = *st;
   });
   struct Candidate {
     crypto::Hash256 hash;
     store::EntryStat stat;
-    bool recheck = false;  // a known event whose file changed in place
+    bool recheck = false;  // always false: known files are not looked at again
   };
   std::vector<Candidate> candidates;
   for (size_t i = 0; i < checks.size(); ++i) {
     if (!stats[i]) continue;  // gone: the next listing drops it
-    const KnownFile* was = checks[i].known;
-    if (was == nullptr) {
-      candidates.push_back(Candidate{checks[i].hash, *stats[i], false});
-    } else if (stats[i]->size != was->stat.size || stats[i]->mtime_ns != was->stat.mtime_ns) {
-      candidates.push_back(Candidate{checks[i].hash, *stats[i], true});
-    }
+    candidates.push_back(Candidate{checks[i].hash, *stats[i], false});
   }
   checks = {};
   stats = {};
-  if (candidates.empty() && !report.listed) return report;
 
   // Verify and decode the new files on every core, a slice at a time so
   // memory stays bounded however large the hub (and an interrupted cold
@@ -316,18 +299,18 @@ Result<RefreshReport> EventIndex::Refresh(unsigned threads) {
   if (!report.listed) return report;
   StateDb::Transaction txn(db_);
   // Files that vanished from every root leave the index.
-  for (const KnownFile* file : vanished) {
-    NB_RETURN_IF_ERROR(Forget(file->hash));
+  for (const crypto::Hash256& hash : vanished) {
+    NB_RETURN_IF_ERROR(Forget(hash));
     ++report.removed;
   }
-  // Remember the listing. A directory modified in the last two seconds may
-  // change again within the same mtime tick, so it is listed again next time.
+  // Remember the listing. A directory modified in the two seconds before it
+  // was listed may have changed again within the same mtime tick, unseen by
+  // the listing, so it is listed again next time.
   NB_ASSIGN_OR_RETURN(
       Statement put_scan,
       db_->Prepare("INSERT OR REPLACE INTO scans(hub, root, dir_mtime_ns) VALUES(?, ?, ?)"));
-  int64_t now = NowNs();
   for (const auto& [r, mtime] : changed) {
-    int64_t recorded = now - mtime < 2'000'000'000 ? 0 : mtime;
+    int64_t recorded = listed_at - mtime < 2'000'000'000 ? 0 : mtime;
     put_scan.Bind(1, hub_id).Bind(2, store.roots()[r].path().string()).Bind(3, recorded);
     NB_RETURN_IF_ERROR(put_scan.Run());
   }

@@ -1,12 +1,17 @@
 // The verified-event index of one hub: which event files were already
 // checked (hash, signature, channel) and decoded, keyed by hash with the
 // file's size and mtime when it was verified. Reopening a hub costs a stat
-// of each channel directory and of each known event file (both cores); it
-// verifies files with new names, and verifies again a known file whose size
-// or mtime changed (rewritten in place: its directory's mtime does not
-// tell). A changed file that no longer verifies is quarantined and leaves
-// the index, as do events whose files vanished (quarantined, or removed by
-// another program). `nearbytes verify` still re-reads every byte.
+// of each channel directory; a directory whose mtime changed since it was
+// last listed is listed again, and files with new names are verified.
+// Events whose files vanished (quarantined, or removed by another program)
+// leave the index.
+//
+// Known files are trusted as verified: event files are immutable, and one
+// rewritten in place (damage: its directory's mtime does not change) is
+// caught by whoever reads its bytes (carriers verify what they copy or
+// send) and by `nearbytes verify`, which quarantines it, after which it
+// leaves the index as a vanished file. (Stat'ing every known file to find
+// such damage made each open of a large hub cost a system call per event.)
 #pragma once
 
 #include <optional>
@@ -39,6 +44,7 @@ struct RefreshReport {
   size_t undecodable = 0;                  // new valid envelopes we cannot read
   std::vector<log::RefusedEvent> refused;  // new invalid files (quarantined)
   bool listed = false;                     // false: no directory changed
+  size_t checked = 0;                      // new names looked at
 };
 
 class EventIndex {
