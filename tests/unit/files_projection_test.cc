@@ -229,12 +229,14 @@ TEST(FilesProjection, DeletedOrDamagedStateIsRebuilt) {
   EXPECT_FALSE(report.state_rejected);
   EXPECT_EQ(report.folded, 0u);
 
-  // A stored order that lost rows is not trusted past the gap.
-  ASSERT_TRUE(target.db->Exec("DELETE FROM files_order WHERE pos = 20").ok());
+  // A stored order cut short is not trusted at all, epoch or not.
+  ASSERT_TRUE(
+      target.db->Exec("UPDATE files_nodes SET nodes = substr(nodes, 1, 32 + 20 * 45)").ok());
   auto gapped = LoadFilesReading(*target.index, kSmallCheckpoints, &report);
   ASSERT_TRUE(gapped.ok());
-  EXPECT_LE(report.resumed_at, 20u);
-  ExpectSameReading(*gapped, want, "order with a gap");
+  EXPECT_FALSE(report.order_trusted);
+  EXPECT_EQ(report.resumed_at, 0u);
+  ExpectSameReading(*gapped, want, "order cut short");
 
   // The whole local state deleted: rebuilt from the event files.
   target.index.reset();

@@ -126,6 +126,83 @@ TEST_F(WarmOpen, TheOpenAfterAPutVerifiesAndFoldsNothing) {
   EXPECT_EQ(next.reading->files().size(), ReplayedFileCount());
 }
 
+TEST_F(WarmOpen, TheOrderIsTakenAsStoredWhileNoFilesEventCameOrWent) {
+  PutFiles("a", 100);
+  Opened after_put = Open();
+  EXPECT_TRUE(after_put.projection.order_trusted);  // the put left its epoch
+  {
+    auto writer = FilesWriter::Load(*hub_);
+    ASSERT_TRUE(writer.ok());
+    ASSERT_TRUE((*writer)->Mkdir("one-more").ok());
+  }
+  Opened after_mkdir = Open();
+  EXPECT_TRUE(after_mkdir.projection.order_trusted);  // a short tail, stored as order only
+  EXPECT_EQ(after_mkdir.projection.folded, 1u);
+
+  // A chat message changes nothing of the FILES order: still trusted.
+  auto chat = hub_->AppendPayload(
+      R"({"type":"APP_RECORD","protocol":"nb.other.v1","record":"{}","publishedAt":1})", {});
+  ASSERT_TRUE(chat.ok());
+  Opened after_chat = Open();
+  EXPECT_TRUE(after_chat.refresh.listed);
+  EXPECT_TRUE(after_chat.projection.order_trusted);
+
+  // A FILES event from elsewhere: the epoch moved, the order is computed.
+  auto other_store = std::move(*store::Store::Open({dir_ / "store"}, false));
+  auto other_hub = std::move(*hub::Hub::Open(other_store.get(), Keys(), false));
+  ASSERT_TRUE(
+      other_hub->AppendPayload(R"({"type":"MKDIR","path":"elsewhere","createdAt":1})", {}).ok());
+  Opened after_drop = Open();
+  EXPECT_FALSE(after_drop.projection.order_trusted);
+  ASSERT_TRUE(after_drop.reading);
+  EXPECT_TRUE(after_drop.reading->IsDirectory("elsewhere"));
+  Opened quiet = Open();
+  EXPECT_TRUE(quiet.projection.order_trusted);
+  ASSERT_TRUE(quiet.reading);
+  EXPECT_EQ(quiet.reading->files_order(), after_drop.reading->files_order());
+}
+
+// The FILES epoch counts FILES events only; an event of another kind that a
+// FILES event names as its parent moves that event in the order when it
+// arrives (or leaves), so such parents are checked one by one.
+TEST_F(WarmOpen, AParentOfAnotherKindArrivingLateReordersTheFilesEvents) {
+  auto parent = hub_->AppendPayload(
+      R"({"type":"APP_RECORD","protocol":"nb.other.v1","record":"{}","publishedAt":5000})", {});
+  ASSERT_TRUE(parent.ok());
+  // Two writers' MKDIRs of one path: the one naming the parent has the
+  // smaller timestamp, so without its parent it comes first and loses.
+  ASSERT_TRUE(hub_->AppendPayload(R"({"type":"MKDIR","path":"x/late","createdAt":1000})",
+                                  {parent->hash})
+                  .ok());
+  ASSERT_TRUE(
+      hub_->AppendPayload(R"({"type":"MKDIR","path":"x/early","createdAt":2000})", {}).ok());
+  const fs::path parent_file = ChannelDir() / (parent->hash.Hex() + ".bin");
+  const fs::path aside = dir_ / "aside.bin";
+  fs::rename(parent_file, aside);
+  Opened without = Open();
+  Opened again = Open();
+  EXPECT_TRUE(again.projection.order_trusted);
+  ASSERT_TRUE(again.reading);
+  const auto order_without = again.reading->files_order();
+
+  fs::rename(aside, parent_file);
+  Opened with = Open();
+  EXPECT_FALSE(with.projection.order_trusted);
+  ASSERT_TRUE(with.reading);
+  auto timeline = LoadTimelineUncached(*hub_);
+  ASSERT_TRUE(timeline.ok());
+  auto replayed = files::FilesReading::Replay(std::move(timeline->events));
+  EXPECT_EQ(with.reading->files_order(), replayed.files_order());
+  EXPECT_NE(with.reading->files_order(), order_without);
+
+  // And when it leaves again.
+  fs::rename(parent_file, aside);
+  Opened gone = Open();
+  EXPECT_FALSE(gone.projection.order_trusted);
+  ASSERT_TRUE(gone.reading);
+  EXPECT_EQ(gone.reading->files_order(), order_without);
+}
+
 TEST_F(WarmOpen, AnEventDroppedInBySomeoneElseIsSeen) {
   PutFiles("a", 20);
   AgeChannelDir(600);
@@ -187,13 +264,18 @@ TEST_F(WarmOpen, ADamagedStoredStateIsRebuilt) {
 TEST_F(WarmOpen, AStoredStateOfAnotherOrderIsNotTrusted) {
   PutFiles("a", 80);
   {
-    // The stored order is damaged: a hash no event has.
+    // The stored order is damaged: node 3's hash zeroed (its epoch is
+    // current, so only the damage can make the load look again).
     auto db = StateDb::Open(StateFile());
     ASSERT_TRUE(db.ok());
-    ASSERT_TRUE((*db)->Exec("UPDATE files_order SET hash = zeroblob(32) WHERE pos = 3").ok());
+    ASSERT_TRUE((*db)
+                    ->Exec("UPDATE files_nodes SET nodes = substr(nodes, 1, 32 + 3 * 45) || "
+                           "zeroblob(32) || substr(nodes, 32 + 3 * 45 + 33)")
+                    .ok());
   }
   Opened next = Open();
-  EXPECT_EQ(next.projection.resumed_at, 0u);  // nothing before the damage to resume from
+  EXPECT_FALSE(next.projection.order_trusted);
+  EXPECT_EQ(next.projection.resumed_at, 0u);  // a damaged order is not trusted at all
   ASSERT_TRUE(next.reading);
   EXPECT_EQ(next.reading->files().size(), 80u);
 }

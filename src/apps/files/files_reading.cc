@@ -364,6 +364,17 @@ Result<FilesReading> FilesReading::Resume(const std::vector<OrderNode>& ordered,
   return reading;
 }
 
+std::vector<OrderNode> FilesReading::OrderNodes() const {
+  std::vector<OrderNode> out;
+  out.reserve(nodes_.size());
+  for (const Node& node : nodes_) {
+    OrderNode ordered{node.hash, node.timestamp, std::nullopt, node.files};
+    if (node.parent != SIZE_MAX) ordered.parent = nodes_[node.parent].hash;
+    out.push_back(ordered);
+  }
+  return out;
+}
+
 void FilesReading::AppendLocal(DecodedEvent event) {
   if (!event.files || index_.count(event.hash)) return;  // only FILES events take a place
   size_t k = nodes_.size();

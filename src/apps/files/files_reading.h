@@ -168,6 +168,9 @@ class FilesReading {
   const std::vector<Hash256>& files_order() const { return files_order_; }
   // The ordered events (FILES events and their parents), in canonical order.
   size_t size() const { return nodes_.size(); }
+  // The order as Resume takes it; a parent is set only when it is part of
+  // the order (Resume ignores any other).
+  std::vector<OrderNode> OrderNodes() const;
   const Hash256& HashAt(size_t position) const { return nodes_[position].hash; }
   // blockRefs[0] for the next FILES event: the last FILES event in order.
   std::optional<Hash256> observed_head() const;

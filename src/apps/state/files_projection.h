@@ -1,13 +1,17 @@
 // The persisted FILES projection. The local state keeps the canonical order
-// it last folded and fold states (FilesReading::SaveState) at some positions
-// of it: the live one after every event, and checkpoints every
-// kFilesCheckpointInterval positions near the end. Opening a hub computes the
-// canonical order from the verified-event index (no payload is read), finds
-// the first position where it differs from the stored one, and resumes from
-// the latest state at or before it: nothing to fold when nothing changed, a
-// few events when some were appended, a rewind when an event lands earlier
-// in the order. The result always equals FilesReading::Replay of every
-// event (the property test checks it).
+// it last folded, with the FILES epoch of the index it was computed from,
+// and fold states (FilesReading::SaveState) at some positions of it: the
+// live one at or near the end, and checkpoints every
+// kFilesCheckpointInterval positions near the end. Opening a hub whose
+// FILES epoch is unchanged (no FILES event entered or left the index, and
+// the few parents outside the order are as they were) takes the stored
+// order as it is. Otherwise it computes the canonical order from the
+// verified-event index (no payload is read) and finds the first position
+// where it differs from the stored one. Either way it resumes from the
+// latest state at or before that position: nothing to fold when nothing
+// changed, a few events when some were appended, a rewind when an event
+// lands earlier in the order. The result always equals FilesReading::Replay
+// of every event (the property test checks it).
 #pragma once
 
 #include "apps/files/files_reading.h"
@@ -28,12 +32,17 @@ struct FilesProjectionOptions {
 };
 
 // Where the stored projection stands after a load: the generation it was
-// left at and how many positions of the loaded reading's order it holds (a
-// prefix of that order). Not valid when the load could not store it.
+// left at, the position of its latest state (a prefix of the loaded
+// reading's order; a short tail may follow it), how many positions the
+// loaded reading's order has, and the FILES epoch of the index that order
+// was computed from (-1: unknown). Not valid when the load could not
+// store it.
 struct FilesProjectionMark {
   bool valid = false;
   int64_t generation = 0;
-  size_t positions = 0;
+  size_t state_position = 0;
+  size_t order_size = 0;
+  int64_t epoch = -1;
 };
 
 // What the last load did (for tests and `--verbose` reports).
@@ -43,6 +52,7 @@ struct FilesProjectionReport {
   size_t resumed_at = 0;        // position of the state it started from
   size_t folded = 0;            // events folded in
   bool state_rejected = false;  // a stored state did not read back; rebuilt
+  bool order_trusted = false;   // the stored order was current (same FILES epoch)
 };
 
 // Loads the FILES reading of `index`'s hub, whose index must be refreshed.

@@ -7,7 +7,7 @@ namespace nb::apps::state {
 namespace {
 
 // Bump when the schema changes: an older database is rebuilt from scratch.
-constexpr int kSchemaVersion = 5;
+constexpr int kSchemaVersion = 6;
 
 constexpr std::string_view kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;
@@ -46,13 +46,31 @@ CREATE INDEX IF NOT EXISTS chat_by_hash ON chat(hub, hash);
 -- Channel directories as last listed: an unchanged directory mtime means no
 -- file was added or removed, so a reopen does not list it again.
 -- The FILES projection (files_projection.h): the canonical order it last
--- folded, and fold states at some positions of it (the live one at the end).
-CREATE TABLE IF NOT EXISTS files_order (
-  hub TEXT NOT NULL,
-  pos INTEGER NOT NULL,
-  hash BLOB NOT NULL,
-  PRIMARY KEY (hub, pos)
-) WITHOUT ROWID;
+-- folded (packed nodes), the FILES epoch of the index it was computed from
+-- (-1: unknown), the parents outside the order it depended on, and fold
+-- states at some positions of it (the live one at or near the end).
+CREATE TABLE IF NOT EXISTS files_nodes (
+  hub TEXT PRIMARY KEY,
+  epoch INTEGER NOT NULL,
+  nodes BLOB NOT NULL,
+  outside BLOB NOT NULL
+);
+-- The FILES epoch: bumped with every FILES event (kind 2, EventKind
+-- kKindFiles) that enters or leaves the index, in the same transaction, so
+-- an unchanged epoch proves the FILES order's inputs unchanged.
+CREATE TRIGGER IF NOT EXISTS files_epoch_in AFTER INSERT ON events WHEN new.kind = 2 BEGIN
+  INSERT INTO meta(key, value) VALUES('files_epoch:' || new.hub, 1)
+  ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS files_epoch_out AFTER DELETE ON events WHEN old.kind = 2 BEGIN
+  INSERT INTO meta(key, value) VALUES('files_epoch:' || old.hub, 1)
+  ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS files_epoch_change AFTER UPDATE ON events
+WHEN old.kind = 2 OR new.kind = 2 BEGIN
+  INSERT INTO meta(key, value) VALUES('files_epoch:' || new.hub, 1)
+  ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1;
+END;
 CREATE TABLE IF NOT EXISTS files_state (
   hub TEXT NOT NULL,
   pos INTEGER NOT NULL,
