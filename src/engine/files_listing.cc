@@ -1,5 +1,7 @@
 #include "engine/files_listing.h"
 
+#include "base/parallel.h"
+
 #include <fnmatch.h>
 
 #include <algorithm>
@@ -26,17 +28,26 @@ Result<Listing> ListFiles(FilesSession& session, const std::string& raw, bool re
   std::set<std::string> conflicted;
   for (const auto& c : reading.conflicts()) conflicted.insert(c.path);
 
+  // Files are listed first; their blocks are looked at afterwards, on every
+  // core (a stat per file: `ls -r` of a large hub is mostly that).
   auto add_file = [&](const std::string& path, const FileEntry& entry) {
-    ListedEntry e{path, false, false, 0, entry.modified_ms, conflicted.count(path) > 0, entry};
-    auto presence =
-        apps::files::CheckContentPresence(store, hub_key, entry.content, entry.wrapped_key);
-    e.size = presence.size;
-    e.missing_blocks = presence.missing;
-    out.entries.push_back(std::move(e));
+    out.entries.push_back(
+        ListedEntry{path, false, false, 0, entry.modified_ms, conflicted.count(path) > 0, entry});
+  };
+  auto check_presence = [&] {
+    ParallelFor(out.entries.size(), 0, [&](size_t i) {
+      ListedEntry& e = out.entries[i];
+      if (e.dir || !e.file) return;
+      auto presence =
+          apps::files::CheckContentPresence(store, hub_key, e.file->content, e.file->wrapped_key);
+      e.size = presence.size;
+      e.missing_blocks = presence.missing;
+    });
   };
   out.one_file = !base.empty() && reading.IsFile(base);
   if (out.one_file) {
     add_file(base, reading.files().at(base));
+    check_presence();
     return out;
   }
   if (!base.empty() && !reading.IsDirectory(base)) {
@@ -60,6 +71,7 @@ Result<Listing> ListFiles(FilesSession& session, const std::string& raw, bool re
        it != reading.files().end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {
     if (in_scope(it->first)) add_file(it->first, it->second);
   }
+  check_presence();
   std::sort(out.entries.begin(), out.entries.end(),
             [](const ListedEntry& a, const ListedEntry& b) { return a.path < b.path; });
   return out;
