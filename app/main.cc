@@ -1,6 +1,7 @@
 // nearbytes: the command-line face of libnearbytes.
 #include <iostream>
 
+#include "base/heap.h"
 #include "cli.h"
 
 namespace {
@@ -71,7 +72,23 @@ bool WantsJson(int argc, char** argv) {
 
 }  // namespace
 
+// The daemon runs for days: it keeps glibc's default heap, which returns
+// what it frees. Every other command is short-lived.
+bool RunsTheDaemon(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (arg == "--store" || arg == "--secret-file" || arg == "--hub") {
+      ++i;
+      continue;
+    }
+    if (arg.starts_with("-")) continue;
+    return arg == "serve";
+  }
+  return false;
+}
+
 int main(int argc, char** argv) {
+  if (!RunsTheDaemon(argc, argv)) nb::PreferHugePagesForTheHeap();
   nb::cli::Context ctx;
   CLI::App app{
       "Nearbytes: share files, chat and profiles between people and devices, with no service "
