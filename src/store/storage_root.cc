@@ -131,11 +131,28 @@ Result<EntryStat> StorageRoot::StatBlock(const Hash256& hash) const {
   return StatPath(block_path(hash));
 }
 
+StorageRoot::DirHandle::~DirHandle() {
+  if (fd >= 0) ::close(fd);
+}
+
+int StorageRoot::BlocksDirFd() const {
+  DirHandle& handle = *blocks_handle_;
+  std::call_once(handle.opened, [&] {
+    handle.fd = ::open(blocks_dir().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  });
+  return handle.fd;
+}
+
 Result<EntryStat> StorageRoot::StatBlockFile(const Hash256& hash) const {
-  fs::path path = block_path(hash);
   struct stat st;
-  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
-    return MakeError(ErrorCode::kNotFound, "no block file " + path.string());
+  const std::string name = hash.Hex() + ".bin";
+  const int dir = BlocksDirFd();
+  bool found = dir >= 0 && ::fstatat(dir, name.c_str(), &st, 0) == 0;
+  // Not there through the directory opened earlier: ask by path too, in
+  // case the directory was replaced since (a long-running process).
+  if (!found) found = ::stat(block_path(hash).c_str(), &st) == 0;
+  if (!found || !S_ISREG(st.st_mode)) {
+    return MakeError(ErrorCode::kNotFound, "no block file " + block_path(hash).string());
   }
   return EntryStat{static_cast<uint64_t>(st.st_size),
                    int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec};

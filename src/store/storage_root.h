@@ -11,6 +11,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <utility>
@@ -138,7 +139,18 @@ class StorageRoot {
 
  private:
   explicit StorageRoot(fs::path path) : path_(std::move(path)) {}
+  // The blocks directory, opened on first use and shared by copies of this
+  // root: a block stat'ed through it is one name looked up, not seven path
+  // components (`ls -r` stats every file's block). -1 if it could not be
+  // opened (then full paths are used).
+  int BlocksDirFd() const;
+  struct DirHandle {
+    std::once_flag opened;
+    int fd = -1;
+    ~DirHandle();
+  };
   fs::path path_;
+  std::shared_ptr<DirHandle> blocks_handle_ = std::make_shared<DirHandle>();
 };
 
 // True for names of the form <64 lower-case hex>.bin; sets `hash`.
