@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <random>
+#include <unordered_map>
 
 #include "apps/chat/chat_reading.h"
 #include "apps/hub_timeline.h"
@@ -263,11 +264,24 @@ TEST(FilesProjection, SavedStateRoundTripsAndRejectsDamage) {
   ASSERT_EQ(ordered.size(), want.size());
   std::string state = want.SaveState();
 
-  auto resumed = FilesReading::Resume(ordered, ordered.size(), state, {}, nullptr);
+  std::unordered_map<crypto::Hash256, files::DecodedEvent> by_hash;
+  for (const auto& event : events) by_hash.emplace(event.hash, event);
+  files::EventLookup lookup = [&by_hash](const crypto::Hash256& hash) {
+    auto it = by_hash.find(hash);
+    return it == by_hash.end() ? std::nullopt : std::optional<files::DecodedEvent>(it->second);
+  };
+  auto resumed = FilesReading::Resume(ordered, ordered.size(), state, {}, lookup);
   ASSERT_TRUE(resumed.ok());
   EXPECT_EQ(resumed->files_order(), want.files_order());
   EXPECT_EQ(resumed->explicit_dirs(), want.explicit_dirs());
   EXPECT_EQ(resumed->conflicts().size(), want.conflicts().size());
+  // Each path's last event, history and heads are parsed on first use;
+  // what they hold must be what was saved.
+  ASSERT_FALSE(want.conflicts().empty());
+  ExpectSameReading(*resumed, want, "resumed");
+  auto again = FilesReading::Resume(ordered, ordered.size(), resumed->SaveState(), {}, lookup);
+  ASSERT_TRUE(again.ok());
+  ExpectSameReading(*again, want, "saved again");
 
   // Truncated, a flipped byte anywhere, or a state for another position.
   for (size_t cut : {size_t{0}, size_t{5}, state.size() / 2, state.size() - 1}) {

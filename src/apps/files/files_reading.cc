@@ -446,6 +446,7 @@ std::optional<Hash256> FilesReading::observed_head() const {
 }
 
 std::optional<Hash256> FilesReading::LastEventAt(std::string_view path) const {
+  LoadDeferred();
   auto it = last_event_at_.find(std::string(path));
   if (it == last_event_at_.end()) return std::nullopt;
   return nodes_[it->second].hash;
@@ -460,6 +461,7 @@ std::optional<DecodedEvent> FilesReading::FindEvent(const Hash256& hash) const {
 }
 
 std::vector<size_t> FilesReading::HistoryPositions(const std::string& path) const {
+  LoadDeferred();
   // Visit each path once, latest cutoff first: a later visit of the same
   // path would only bring a subset of what the first one brought.
   std::priority_queue<std::pair<size_t, const std::string*>> queue;  // (cutoff, path)
@@ -560,7 +562,7 @@ void FilesReading::NoteTouched(const std::string& path, size_t k,
   if (heads.positions.size() > 1) conflicted_paths_.insert(path);
 }
 
-void FilesReading::AddHead(Heads& heads, size_t k) {
+void FilesReading::AddHead(Heads& heads, size_t k) const {
   heads.positions.insert(k);
   if (enter_[k] != kNoInterval) heads.by_enter[enter_[k]] = k;
 }
@@ -571,6 +573,7 @@ void FilesReading::DropHead(Heads& heads, size_t k) {
 }
 
 void FilesReading::Apply(size_t k, const DecodedEvent& event) {
+  LoadDeferred();
   folded_ = k + 1;
   if (!nodes_[k].files || !event.files) return;  // a parent that is not a FILES event
   files_order_.push_back(event.hash);
@@ -653,6 +656,7 @@ void FilesReading::Apply(size_t k, const DecodedEvent& event) {
 }
 
 std::vector<Hash256> FilesReading::ConflictingEvents(std::string_view path) const {
+  LoadDeferred();
   std::vector<Hash256> out;
   auto it = heads_.find(std::string(path));
   if (it == heads_.end() || it->second.positions.size() < 2) return out;
@@ -684,9 +688,14 @@ void FilesReading::RefreshConflict(const std::string& path) {
     if (listed) conflicts_.erase(at);
     return;
   }
-  // The live version is the head latest in canonical order.
-  size_t live = *heads->second.positions.rbegin();
-  Conflict conflict{path, nodes_[live].hash, ConflictingEvents(path)};
+  // The live version is the head latest in canonical order; the others
+  // lost. (Not through ConflictingEvents: the heads of conflicted paths are
+  // at hand before the deferred parts of a restored state are parsed.)
+  const auto& positions = heads->second.positions;
+  Conflict conflict{path, nodes_[*positions.rbegin()].hash, {}};
+  for (auto p = positions.begin(); p != std::prev(positions.end()); ++p) {
+    conflict.other_events.push_back(nodes_[*p].hash);
+  }
   if (listed) {
     *at = std::move(conflict);
   } else {
@@ -728,6 +737,8 @@ class StateWriter {
   std::string out_{kStateMagic};
 };
 
+}  // namespace
+
 // Every read is bounds-checked; a failed read leaves ok() false and returns zeros.
 class StateReader {
  public:
@@ -759,6 +770,16 @@ class StateReader {
     at_ += size;
     return out;
   }
+  // Checks a string's bounds without copying it.
+  void SkipText() {
+    uint64_t size = Number();
+    if (Need(size)) at_ += size;
+  }
+  size_t Offset() const { return at_; }
+  void Seek(size_t at) {
+    if (at > data_.size()) ok_ = false;
+    at_ = ok_ ? at : at_;
+  }
   Hash256 Hash() {
     Hash256 hash;
     if (!Need(hash.bytes.size())) return hash;
@@ -783,9 +804,8 @@ class StateReader {
   bool ok_ = true;
 };
 
-}  // namespace
-
 std::string FilesReading::SaveState() const {
+  LoadDeferred();
   StateWriter out;
   out.Number(folded_);
   out.Signed(max_timestamp_);
@@ -829,6 +849,85 @@ std::string FilesReading::SaveState() const {
   return out.Finish();
 }
 
+// The deferred sections of a saved state at `reader` (a StateReader): each
+// path's last event, its history, its heads. Without `build` they are only
+// checked (bounds, positions below `from`, ascending history lists) and
+// `heads_at` tells where the heads start; with it they are built (a path
+// whose heads are there already keeps them).
+bool FilesReading::ReadDeferredSections(StateReader& in, size_t from, bool build,
+                                        size_t* heads_at) const {
+  // Counts are bounded by the bytes left (Count), so reserving is safe.
+  const uint64_t last_events = in.Count();
+  if (build) last_event_at_.reserve(last_events);
+  for (uint64_t i = last_events; i > 0 && in.ok(); --i) {
+    if (!build) {
+      in.SkipText();
+      in.Position(from);
+      continue;
+    }
+    std::string path = in.Text();
+    last_event_at_[std::move(path)] = in.Position(from);
+  }
+  const uint64_t histories = in.Count();
+  if (build) history_.reserve(histories);
+  PathHistory scratch;
+  for (uint64_t i = histories; i > 0 && in.ok(); --i) {
+    PathHistory* history = &scratch;
+    if (build) {
+      history = &history_[in.Text()];
+    } else {
+      in.SkipText();
+      scratch.own.clear();
+      scratch.moved_from.clear();
+    }
+    for (uint64_t j = in.Count(); j > 0 && in.ok(); --j) history->own.push_back(in.Position(from));
+    for (uint64_t j = in.Count(); j > 0 && in.ok(); --j) {
+      size_t k = in.Position(from);
+      if (build) {
+        history->moved_from.emplace_back(k, in.Text());
+      } else {
+        in.SkipText();
+        history->moved_from.emplace_back(k, std::string());
+      }
+    }
+    // Both lists are ascending: HistoryPositions stops at the first one past its cutoff.
+    if (!std::is_sorted(history->own.begin(), history->own.end()) ||
+        !std::is_sorted(history->moved_from.begin(), history->moved_from.end(),
+                        [](const auto& a, const auto& b) { return a.first < b.first; })) {
+      return false;
+    }
+  }
+  if (heads_at != nullptr) *heads_at = in.Offset();
+  const uint64_t head_paths = in.Count();
+  if (build) heads_.reserve(head_paths);
+  for (uint64_t i = head_paths; i > 0 && in.ok(); --i) {
+    Heads* heads = nullptr;
+    if (build) {
+      std::string path = in.Text();
+      auto [it, fresh] = heads_.try_emplace(std::move(path));
+      if (fresh) heads = &it->second;  // conflicted paths' heads were built already
+    } else {
+      in.SkipText();
+    }
+    for (uint64_t j = in.Count(); j > 0 && in.ok(); --j) {
+      size_t k = in.Position(from);
+      if (heads != nullptr && in.ok()) AddHead(*heads, k);
+    }
+  }
+  return in.ok();
+}
+
+void FilesReading::LoadDeferred() const {
+  if (!deferred_) return;
+  std::call_once(deferred_->parsed, [this] {
+    StateReader in(deferred_->state);
+    in.Seek(deferred_->at);
+    // Checked by RestoreState already; this cannot fail.
+    (void)ReadDeferredSections(in, deferred_->from, true, nullptr);
+    std::string().swap(deferred_->state);
+  });
+}
+
 bool FilesReading::RestoreState(std::string_view state, size_t from) {
   constexpr size_t kSumSize = sizeof(Hash256::bytes);
   if (state.size() < kStateMagic.size() + kSumSize || !state.starts_with(kStateMagic)) return false;
@@ -836,7 +935,8 @@ bool FilesReading::RestoreState(std::string_view state, size_t from) {
   Hash256 sum = crypto::Sha256(AsBytes(body));
   if (std::memcmp(sum.bytes.data(), state.data() + body.size(), kSumSize) != 0) return false;
 
-  StateReader in(body.substr(kStateMagic.size()));
+  std::string_view data = body.substr(kStateMagic.size());
+  StateReader in(data);
   if (in.Number() != from) return false;
   max_timestamp_ = in.Signed();
   for (uint64_t i = in.Count(); i > 0 && in.ok(); --i) {
@@ -857,42 +957,33 @@ bool FilesReading::RestoreState(std::string_view state, size_t from) {
   for (uint64_t i = in.Count(); i > 0 && in.ok(); --i) {
     explicit_dirs_.insert(explicit_dirs_.end(), in.Text());
   }
-  // Counts are bounded by the bytes left (Count), so reserving is safe.
-  const uint64_t last_events = in.Count();
-  last_event_at_.reserve(last_events);
-  for (uint64_t i = last_events; i > 0 && in.ok(); --i) {
-    std::string path = in.Text();
-    last_event_at_[std::move(path)] = in.Position(from);
-  }
-  const uint64_t histories = in.Count();
-  history_.reserve(histories);
-  for (uint64_t i = histories; i > 0 && in.ok(); --i) {
-    PathHistory& history = history_[in.Text()];
-    for (uint64_t j = in.Count(); j > 0 && in.ok(); --j) history.own.push_back(in.Position(from));
-    for (uint64_t j = in.Count(); j > 0 && in.ok(); --j) {
-      size_t k = in.Position(from);
-      history.moved_from.emplace_back(k, in.Text());
-    }
-    // Both lists are ascending: HistoryPositions stops at the first one past its cutoff.
-    if (!std::is_sorted(history.own.begin(), history.own.end()) ||
-        !std::is_sorted(history.moved_from.begin(), history.moved_from.end(),
-                        [](const auto& a, const auto& b) { return a.first < b.first; })) {
-      return false;
-    }
-  }
-  const uint64_t head_paths = in.Count();
-  heads_.reserve(head_paths);
-  for (uint64_t i = head_paths; i > 0 && in.ok(); --i) {
-    Heads& heads = heads_[in.Text()];
-    for (uint64_t j = in.Count(); j > 0 && in.ok(); --j) {
-      size_t k = in.Position(from);
-      if (in.ok()) AddHead(heads, k);
-    }
-  }
+  // The deferred sections are checked now (a state found bad later could
+  // no longer be rejected for an older one) and built on first use; only
+  // the heads of conflicted paths are built now (conflicts() needs them).
+  const size_t deferred_at = in.Offset();
+  size_t heads_at = 0;
+  if (!ReadDeferredSections(in, from, false, &heads_at)) return false;
   for (uint64_t i = in.Count(); i > 0 && in.ok(); --i) conflicted_paths_.insert(in.Text());
+  if (!in.ok() || !in.AtEnd()) return false;
+  const size_t end = in.Offset();
+  in.Seek(heads_at);
+  for (uint64_t i = in.Count(); i > 0 && in.ok(); --i) {
+    std::string path = in.Text();
+    const bool conflicted = conflicted_paths_.count(path) > 0;
+    Heads* heads = conflicted ? &heads_[std::move(path)] : nullptr;
+    for (uint64_t j = in.Count(); j > 0 && in.ok(); --j) {
+      size_t k = in.Position(from);
+      if (heads != nullptr && in.ok()) AddHead(*heads, k);
+    }
+  }
   for (const auto& path : conflicted_paths_) {
     if (!heads_.count(path)) return false;
   }
+  in.Seek(end);
+  deferred_ = std::make_unique<Deferred>();
+  deferred_->state = std::string(data);
+  deferred_->at = deferred_at;
+  deferred_->from = from;
   if (!in.ok() || !in.AtEnd()) return false;
 
   folded_ = from;

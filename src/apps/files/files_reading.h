@@ -12,6 +12,8 @@
 
 #include <functional>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -136,6 +138,8 @@ std::vector<OrderNode> FilesOrderNodes(std::vector<OrderNode> nodes);
 // local state; an in-memory replay keeps every event it folded).
 using EventLookup = std::function<std::optional<DecodedEvent>(const Hash256&)>;
 
+class StateReader;  // the saved state's decoder (files_reading.cc)
+
 class FilesReading {
  public:
   // Replays a set of decoded events (any order, duplicates ignored).
@@ -206,7 +210,7 @@ class FilesReading {
   void NoteTouched(const std::string& path, size_t k, const std::vector<Hash256>& refs);
   std::vector<size_t> HistoryPositions(const std::string& path) const;
   void RemoveSubtree(const std::string& path);
-  void AddHead(Heads& heads, size_t k);
+  void AddHead(Heads& heads, size_t k) const;
   void DropHead(Heads& heads, size_t k);
   void RemoveFileAncestors(const std::string& path);
   bool IsAncestor(size_t maybe_ancestor, size_t node) const;
@@ -238,7 +242,11 @@ class FilesReading {
   std::map<std::string, FileEntry> files_;
   std::set<std::string> explicit_dirs_;
   int64_t max_timestamp_ = 0;
-  std::unordered_map<std::string, size_t> last_event_at_;
+  // last_event_at_, history_ and heads_ (but the heads of conflicted paths)
+  // of a restored state are parsed on first use (LoadDeferred): a command
+  // that only reads the tree (ls, get, conflicts) never needs them, and
+  // building them was most of opening a large hub. Hence `mutable`.
+  mutable std::unordered_map<std::string, size_t> last_event_at_;
   // A path's history: the events that named it, and the histories it took
   // over when a RENAME moved another path onto it (that path's history up
   // to the RENAME). Links, not copies: copying would make a chain of n
@@ -247,13 +255,24 @@ class FilesReading {
     std::vector<size_t> own;                                 // ascending
     std::vector<std::pair<size_t, std::string>> moved_from;  // (RENAME position, old path)
   };
-  std::unordered_map<std::string, PathHistory> history_;
+  mutable std::unordered_map<std::string, PathHistory> history_;
   // Concurrent heads per path, ascending positions. They form an antichain
   // (no head is an ancestor of another), so their DFS intervals are
   // disjoint and at most one of them is an ancestor of a new event: the one
   // with the largest interval start not after the event's (by_enter).
-  std::unordered_map<std::string, Heads> heads_;
+  mutable std::unordered_map<std::string, Heads> heads_;
   std::set<std::string> conflicted_paths_;
+  // What RestoreState left for LoadDeferred: the state's bytes (already
+  // checked) and where the deferred sections start in them.
+  struct Deferred {
+    std::once_flag parsed;
+    std::string state;
+    size_t at = 0;
+    size_t from = 0;
+  };
+  mutable std::unique_ptr<Deferred> deferred_;
+  void LoadDeferred() const;
+  bool ReadDeferredSections(StateReader& in, size_t from, bool build, size_t* heads_at) const;
 
   // Derived from the above.
   std::vector<Hash256> files_order_;
