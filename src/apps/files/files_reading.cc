@@ -263,22 +263,33 @@ void FilesReading::BuildNodes(const std::vector<OrderNode>& ordered) {
   // DFS intervals over the parent forest (iterative: histories can be deep).
   enter_.assign(n, kNoInterval);
   leave_.assign(n, kNoInterval);
-  std::vector<std::vector<uint32_t>> kids(n);
+  // Children of each node, ascending, in one array (kids_of[first[k] ..
+  // first[k + 1]) are k's): a vector per node cost an allocation each.
+  std::vector<uint32_t> first(n + 1, 0), kids_of(n);
   for (size_t k = 0; k < n; ++k) {
-    if (nodes_[k].parent != SIZE_MAX) kids[nodes_[k].parent].push_back(static_cast<uint32_t>(k));
+    if (nodes_[k].parent != SIZE_MAX) ++first[nodes_[k].parent + 1];
+  }
+  for (size_t k = 0; k < n; ++k) first[k + 1] += first[k];
+  {
+    std::vector<uint32_t> filled(first.begin(), first.end() - 1);
+    for (size_t k = 0; k < n; ++k) {
+      if (nodes_[k].parent != SIZE_MAX) {
+        kids_of[filled[nodes_[k].parent]++] = static_cast<uint32_t>(k);
+      }
+    }
   }
   uint32_t clock = 0;
   std::vector<std::pair<size_t, size_t>> stack;
   for (size_t root = 0; root < n; ++root) {
     if (nodes_[root].parent != SIZE_MAX) continue;
-    stack.push_back({root, 0});
+    stack.push_back({root, first[root]});
     enter_[root] = clock++;
     while (!stack.empty()) {
       auto& [node, next_child] = stack.back();
-      if (next_child < kids[node].size()) {
-        size_t child = kids[node][next_child++];
+      if (next_child < first[node + 1]) {
+        size_t child = kids_of[next_child++];
         enter_[child] = clock++;
-        stack.push_back({child, 0});
+        stack.push_back({child, first[child]});
       } else {
         leave_[node] = clock++;
         stack.pop_back();

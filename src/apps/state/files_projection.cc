@@ -42,7 +42,10 @@ std::string PackNodes(const std::vector<OrderNode>& ordered, const std::string& 
     at[44] = node.files ? 1 : 0;
     position.emplace(node.hash, static_cast<uint32_t>(k));
   }
-  crypto::Hash256 sum = crypto::Sha256(AsBytes(out.substr(32) + outside));
+  crypto::Sha256Stream summing;
+  summing.Update(AsBytes(std::string_view(out).substr(32)));
+  summing.Update(AsBytes(outside));
+  crypto::Hash256 sum = summing.Finish();
   std::memcpy(out.data(), sum.bytes.data(), 32);
   return out;
 }
@@ -51,9 +54,10 @@ std::string PackNodes(const std::vector<OrderNode>& ordered, const std::string& 
 std::optional<std::vector<OrderNode>> UnpackNodes(ByteSpan packed, ByteSpan outside) {
   if (packed.size() < 32 || (packed.size() - 32) % kNodeBytes != 0) return std::nullopt;
   ByteSpan body = packed.subspan(32);
-  Bytes summed(body.begin(), body.end());
-  summed.insert(summed.end(), outside.begin(), outside.end());
-  crypto::Hash256 sum = crypto::Sha256(summed);
+  crypto::Sha256Stream summing;
+  summing.Update(body);
+  summing.Update(outside);
+  crypto::Hash256 sum = summing.Finish();
   if (!std::equal(sum.bytes.begin(), sum.bytes.end(), packed.begin())) return std::nullopt;
   std::vector<OrderNode> out;
   const size_t count = body.size() / kNodeBytes;
@@ -346,7 +350,7 @@ Result<FilesReading> LoadFilesReading(EventIndex& index, const FilesProjectionOp
       NB_ASSIGN_OR_RETURN(out.order_trusted, OutsideUnchanged(db, hub, AsBytes(stored.outside)));
     }
     if (out.order_trusted) {
-      ordered = stored.order;
+      ordered = std::move(stored.order);  // not looked at again when trusted
       outside = stored.outside;
       return Status::Ok();
     }
