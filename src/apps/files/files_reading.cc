@@ -172,14 +172,26 @@ std::vector<size_t> CanonicalOrder(const std::vector<OrderNode>& nodes) {
   std::unordered_map<Hash256, size_t> by_hash;
   by_hash.reserve(n);
   for (size_t i = 0; i < n; ++i) by_hash.emplace(nodes[i].hash, i);
-  std::vector<std::vector<size_t>> children(n);
+  // Each node's parent position (SIZE_MAX: none), then the children of
+  // each node in one array (children[first[p] .. first[p + 1]) are p's).
+  std::vector<size_t> parent(n, SIZE_MAX);
   std::vector<uint8_t> pending(n, 0);
+  std::vector<size_t> first(n + 1, 0);
   for (size_t i = 0; i < n; ++i) {
     if (!nodes[i].parent) continue;
     auto it = by_hash.find(*nodes[i].parent);
     if (it == by_hash.end() || it->second == i) continue;
-    children[it->second].push_back(i);
+    parent[i] = it->second;
     pending[i] = 1;
+    ++first[it->second + 1];
+  }
+  for (size_t i = 0; i < n; ++i) first[i + 1] += first[i];
+  std::vector<size_t> children(first[n]);
+  {
+    std::vector<size_t> filled(first.begin(), first.end() - 1);
+    for (size_t i = 0; i < n; ++i) {
+      if (parent[i] != SIZE_MAX) children[filled[parent[i]]++] = i;
+    }
   }
   // Kahn's algorithm; among ready events: smallest timestamp, then hash.
   auto later = [&](size_t a, size_t b) {
@@ -196,8 +208,8 @@ std::vector<size_t> CanonicalOrder(const std::vector<OrderNode>& nodes) {
     size_t next = ready.top();
     ready.pop();
     order.push_back(next);
-    for (size_t child : children[next]) {
-      if (--pending[child] == 0) ready.push(child);
+    for (size_t c = first[next]; c < first[next + 1]; ++c) {
+      if (--pending[children[c]] == 0) ready.push(children[c]);
     }
   }
   // Parent links cannot form a cycle without a SHA-256 collision; nothing is
