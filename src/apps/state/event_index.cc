@@ -366,11 +366,11 @@ Result<std::optional<files::DecodedEvent>> EventIndex::LoadOne(const crypto::Has
 }
 
 Result<std::vector<files::OrderNode>> EventIndex::FilesOrderKeys() {
-  // Only the first 32 bytes of refs (the parent): the payloads are not read.
+  // From files_keys, which triggers keep in step with the FILES events of
+  // the index (state_db.cc): a few bytes each, read in sequence.
   NB_ASSIGN_OR_RETURN(Statement rows,
-                      db_->Prepare("SELECT hash, timestamp, substr(refs, 1, 32) FROM events "
-                                   "INDEXED BY events_by_kind WHERE hub=? AND kind=?"));
-  rows.Bind(1, hub_->id()).Bind(2, static_cast<int64_t>(kKindFiles));
+                      db_->Prepare("SELECT hash, timestamp, parent FROM files_keys WHERE hub=?"));
+  rows.Bind(1, hub_->id());
   std::vector<files::OrderNode> nodes;
   std::unordered_set<crypto::Hash256> files_hashes;
   for (;;) {

@@ -55,19 +55,36 @@ CREATE TABLE IF NOT EXISTS files_nodes (
   nodes BLOB NOT NULL,
   outside BLOB NOT NULL
 );
--- The FILES epoch: bumped with every FILES event (kind 2, EventKind
--- kKindFiles) that enters or leaves the index, in the same transaction, so
--- an unchanged epoch proves the FILES order's inputs unchanged.
+-- What the FILES order needs of each FILES event (kind 2, EventKind
+-- kKindFiles), in a table of its own so that computing the order reads
+-- these few bytes in sequence rather than looking up every event's row.
+CREATE TABLE IF NOT EXISTS files_keys (
+  hub TEXT NOT NULL,
+  hash BLOB NOT NULL,
+  timestamp INTEGER NOT NULL,
+  parent BLOB,                -- blockRefs[0] (NULL or empty: none)
+  PRIMARY KEY (hub, hash)
+) WITHOUT ROWID;
+-- Triggers keep it in step with the index, and bump the FILES epoch with
+-- every FILES event that enters or leaves the index, in the same
+-- transaction, so an unchanged epoch proves the FILES order's inputs
+-- unchanged.
 CREATE TRIGGER IF NOT EXISTS files_epoch_in AFTER INSERT ON events WHEN new.kind = 2 BEGIN
+  INSERT OR REPLACE INTO files_keys(hub, hash, timestamp, parent)
+  VALUES(new.hub, new.hash, new.timestamp, substr(new.refs, 1, 32));
   INSERT INTO meta(key, value) VALUES('files_epoch:' || new.hub, 1)
   ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1;
 END;
 CREATE TRIGGER IF NOT EXISTS files_epoch_out AFTER DELETE ON events WHEN old.kind = 2 BEGIN
+  DELETE FROM files_keys WHERE hub = old.hub AND hash = old.hash;
   INSERT INTO meta(key, value) VALUES('files_epoch:' || old.hub, 1)
   ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1;
 END;
 CREATE TRIGGER IF NOT EXISTS files_epoch_change AFTER UPDATE ON events
 WHEN old.kind = 2 OR new.kind = 2 BEGIN
+  DELETE FROM files_keys WHERE hub = old.hub AND hash = old.hash;
+  INSERT OR REPLACE INTO files_keys(hub, hash, timestamp, parent)
+  SELECT new.hub, new.hash, new.timestamp, substr(new.refs, 1, 32) WHERE new.kind = 2;
   INSERT INTO meta(key, value) VALUES('files_epoch:' || new.hub, 1)
   ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1;
 END;
