@@ -6,6 +6,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <map>
+#include <set>
 
 #include "apps/files/file_content.h"
 #include "apps/files/files_at.h"
@@ -16,6 +18,11 @@ namespace nb::engine {
 
 using apps::files::FilesReading;
 namespace fs = std::filesystem;
+
+// An export's batch (see ExportTree): as the put's slices, small enough
+// that an interrupted export keeps most of its work.
+constexpr size_t kExportBatchFiles = 1024;
+constexpr uint64_t kExportBatchBytes = uint64_t{64} << 20;
 
 // Streams a file's content to `fd`, naming `target` in errors.
 Status WriteContentToFd(store::Store& store, const crypto::SymmetricKey& hub_key,
@@ -29,15 +36,15 @@ Status WriteContentToFd(store::Store& store, const crypto::SymmetricKey& hub_key
       });
 }
 
-// Writes content to `target` durably through the store's one durable
-// writer: a temp file with an unpredictable name created exclusively (a
-// planted file or symlink is never followed), fsync, rename, fsync of the
-// directory. An interrupted get never leaves a partial file under the final
-// name. `replace` allows replacing an existing file; without it the write
-// fails if a file appeared there meanwhile.
-Status WriteContentAtomically(store::Store& store, const crypto::SymmetricKey& hub_key,
-                              const FileEntry& entry, const fs::path& target,
-                              ProgressObserver* progress, bool replace) {
+namespace {
+
+// The content in an exclusively created temp beside `target` (a planted
+// file or symlink is never followed), with the hub's modification time,
+// not yet synced or published.
+Result<store::DurableFileWriter> WriteContentToTemp(store::Store& store,
+                                                    const crypto::SymmetricKey& hub_key,
+                                                    const FileEntry& entry, const fs::path& target,
+                                                    ProgressObserver* progress, bool replace) {
   NB_ASSIGN_OR_RETURN(store::DurableFileWriter writer,
                       store::DurableFileWriter::Create(
                           target, store::ReplaceOptions{0644, replace ? store::IfExists::kReplace
@@ -51,6 +58,21 @@ Status WriteContentAtomically(store::Store& store, const crypto::SymmetricKey& h
                                               }));
   // Keep the hub's modification time on the local copy.
   NB_RETURN_IF_ERROR(writer.SetModifiedTime(entry.modified_ms));
+  return writer;
+}
+
+}  // namespace
+
+// Writes content to `target` durably through the store's one durable
+// writer: temp file, fsync, rename, fsync of the directory. An interrupted
+// get never leaves a partial file under the final name. `replace` allows
+// replacing an existing file; without it the write fails if a file appeared
+// there meanwhile.
+Status WriteContentAtomically(store::Store& store, const crypto::SymmetricKey& hub_key,
+                              const FileEntry& entry, const fs::path& target,
+                              ProgressObserver* progress, bool replace) {
+  NB_ASSIGN_OR_RETURN(store::DurableFileWriter writer,
+                      WriteContentToTemp(store, hub_key, entry, target, progress, replace));
   return writer.Commit();
 }
 
@@ -238,13 +260,51 @@ Result<ExportResult> ExportTree(FilesSession& session, const ExportOptions& opti
     }
   }
   if (progress != nullptr) progress->Begin(result.bytes, files.size());
+  // Files are written in batches (the durable writer's batch form): each
+  // batch's temps are written unsynced, made durable by one sync of each
+  // file system written, then renamed into place; one more sync makes the
+  // names durable. No name ever shows bytes that were not durable first,
+  // as with a sync per file, at two syncs per batch instead of two per file.
+  std::vector<store::DurableFileWriter> batch;
+  uint64_t batch_bytes = 0;
+  std::map<dev_t, fs::path> file_systems;  // one directory written on each
+  std::set<fs::path> made;                 // parent directories known to exist
+  auto sync_all = [&]() -> Status {
+    for (const auto& [dev, dir] : file_systems) NB_RETURN_IF_ERROR(store::SyncFileSystemOf(dir));
+    return Status::Ok();
+  };
+  auto publish_batch = [&]() -> Status {
+    if (batch.empty()) return Status::Ok();
+    NB_RETURN_IF_ERROR(sync_all());
+    for (auto& writer : batch) {
+      Status published = writer.PublishSynced();
+      if (published.ok()) {
+        ++result.written;
+      } else {
+        result.skipped.push_back(published.error().message);
+      }
+    }
+    batch.clear();
+    batch_bytes = 0;
+    return Status::Ok();
+  };
   for (const auto& [rel, entry, size] : files) {
     fs::path target = root / rel;
     if (progress != nullptr) progress->AddFiles(1);
-    Status ready = store::EnsureDirectory(target.parent_path());
-    if (!ready.ok()) {
-      result.skipped.push_back(target.string() + ": " + ready.error().message);
-      continue;
+    fs::path parent = target.parent_path();
+    if (!made.count(parent)) {
+      Status ready = store::EnsureDirectory(parent);
+      struct stat st;
+      if (ready.ok() && ::stat(parent.c_str(), &st) != 0) {
+        ready = MakeError(ErrorCode::kIo,
+                          "cannot read " + parent.string() + ": " + store::ErrnoText(errno));
+      }
+      if (!ready.ok()) {
+        result.skipped.push_back(target.string() + ": " + ready.error().message);
+        continue;
+      }
+      file_systems.emplace(st.st_dev, parent);
+      made.insert(parent);
     }
     auto state = CompareLocal(store, hub_key, *entry, size, target);
     if (!state.ok()) {
@@ -264,14 +324,21 @@ Result<ExportResult> ExportTree(FilesSession& session, const ExportOptions& opti
       ++result.differing;
       continue;
     }
-    Status written = WriteContentAtomically(store, hub_key, *entry, target, progress,
-                                            *state == LocalState::kDifferent);
-    if (!written.ok()) {
-      result.skipped.push_back(written.error().message);
+    auto written = WriteContentToTemp(store, hub_key, *entry, target, progress,
+                                      *state == LocalState::kDifferent);
+    Status closed = written.ok() ? written->CloseUnsynced() : Status(written.error());
+    if (!closed.ok()) {
+      result.skipped.push_back(closed.error().message);
       continue;
     }
-    ++result.written;
+    batch_bytes += written->bytes_written();
+    batch.push_back(std::move(*written));
+    if (batch.size() >= kExportBatchFiles || batch_bytes >= kExportBatchBytes) {
+      NB_RETURN_IF_ERROR(publish_batch());
+    }
   }
+  NB_RETURN_IF_ERROR(publish_batch());
+  if (result.written > 0) NB_RETURN_IF_ERROR(sync_all());
   if (progress != nullptr) progress->End();
   return result;
 }

@@ -87,9 +87,10 @@ fs::path DirectoryOf(const fs::path& path) {
   return path.parent_path().empty() ? fs::path(".") : path.parent_path();
 }
 
-// Steps 3 and 4 for a temp whose bytes are durable and whose fd is closed.
-// The temp is gone afterwards, whatever happens.
-Status PublishReplacing(const fs::path& temp, const fs::path& target, IfExists if_exists) {
+// Step 3 for a temp whose bytes are durable and whose fd is closed; with
+// `sync_directory`, step 4. The temp is gone afterwards, whatever happens.
+Status PublishReplacing(const fs::path& temp, const fs::path& target, IfExists if_exists,
+                        bool sync_directory = true) {
   if (if_exists == IfExists::kFail) {
     auto published = PublishTempAs(temp, target);
     if (!published.ok()) return published.error();
@@ -108,7 +109,7 @@ Status PublishReplacing(const fs::path& temp, const fs::path& target, IfExists i
       return IoError("cannot replace", target, err);
     }
   }
-  return SyncDirectory(DirectoryOf(target));
+  return sync_directory ? SyncDirectory(DirectoryOf(target)) : Status::Ok();
 }
 
 }  // namespace
@@ -432,6 +433,28 @@ Status DurableFileWriter::Commit() {
   committed_ = true;  // PublishReplacing consumes the temp, whatever happens
   return PublishReplacing(temp_, target_, if_exists_);
 }
+Status DurableFileWriter::CloseUnsynced() {
+  if (committed_ || fd_ < 0) {
+    return MakeError(ErrorCode::kInternal, "second close of " + target_.string());
+  }
+  int rc = ::close(fd_);
+  fd_ = -1;
+  if (rc != 0) {
+    Status status = IoError("cannot write", target_, errno);
+    Abandon();
+    return status;
+  }
+  return Status::Ok();
+}
+
+Status DurableFileWriter::PublishSynced() {
+  if (committed_ || fd_ >= 0 || temp_.empty()) {
+    return MakeError(ErrorCode::kInternal, "publish of an open or published " + target_.string());
+  }
+  committed_ = true;  // PublishReplacing consumes the temp, whatever happens
+  return PublishReplacing(temp_, target_, if_exists_, /*sync_directory=*/false);
+}
+
 size_t ReapStaleTemps(const fs::path& dir, int64_t max_age_seconds) {
   size_t removed = 0;
   std::error_code ec;

@@ -134,6 +134,17 @@ class DurableFileWriter {
   // the target does not exist), fsync of the directory. Once only.
   Status Commit();
 
+  // The batch form of Commit, for thousands of small files (export): the
+  // caller closes many writers unsynced, makes all their bytes durable at
+  // once (SyncFileSystemOf each file system written), publishes each, and
+  // syncs once more for the names. Same guarantee as Commit: a name never
+  // shows bytes that were not durable first; one sync per batch instead of
+  // two per file.
+  Status CloseUnsynced();
+  // Once the closed temp's bytes are durable: rename (or publish) as Commit
+  // does, without the directory fsync.
+  Status PublishSynced();
+
   const fs::path& target() const { return target_; }
   uint64_t bytes_written() const { return written_; }
 
