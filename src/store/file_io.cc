@@ -59,7 +59,8 @@ Status WriteAll(int fd, ByteSpan data, const fs::path& path) {
 
 // Step 1: a new temp file beside `target`; never opens an existing file and
 // never follows a symlink. Returns the fd; `*temp` gets the temp's path.
-Result<int> CreateTempFor(const fs::path& target, mode_t mode, fs::path* temp) {
+Result<int> CreateTempFor(const fs::path& target, mode_t mode, fs::path* temp,
+                          bool exact_mode = true) {
   fs::path dir = target.parent_path().empty() ? fs::path(".") : target.parent_path();
   *temp = dir / TempNameFor(target.filename().string());
   NB_RETURN_IF_ERROR(Observe(IoStep::kCreateTemp, *temp));
@@ -67,7 +68,7 @@ Result<int> CreateTempFor(const fs::path& target, mode_t mode, fs::path* temp) {
   if (fd < 0) return IoError("cannot create a file beside", target, errno);
   // The umask may have narrowed `mode`; fchmod makes it exact (and a secret
   // file is private from its first byte either way).
-  if (::fchmod(fd, mode) != 0) {
+  if (exact_mode && ::fchmod(fd, mode) != 0) {
     int err = errno;
     ::close(fd);
     ::unlink(temp->c_str());
@@ -358,7 +359,7 @@ Result<DurableFileWriter> DurableFileWriter::Create(const fs::path& target,
     return MakeError(ErrorCode::kInvalidArgument, "no file name in " + target.string());
   }
   fs::path temp;
-  NB_ASSIGN_OR_RETURN(int fd, CreateTempFor(target, options.mode, &temp));
+  NB_ASSIGN_OR_RETURN(int fd, CreateTempFor(target, options.mode, &temp, options.exact_mode));
   return DurableFileWriter(target, std::move(temp), fd, options.if_exists);
 }
 

@@ -101,6 +101,9 @@ enum class IfExists {
 struct ReplaceOptions {
   mode_t mode = 0644;  // exact mode of the new file (0600 for secrets)
   IfExists if_exists = IfExists::kReplace;
+  // false: `mode` narrowed by the umask, as cp and editors create files
+  // (export's files are the user's); saves an fchmod per file.
+  bool exact_mode = true;
 };
 
 // Replaces `path` with `data` durably (steps 1-4 above). On any error the
