@@ -6,9 +6,12 @@
 
 #include <cerrno>
 #include <cstring>
+#include <map>
+#include <set>
 
 #include "apps/files/file_content.h"
 #include "apps/files/files_at.h"
+#include "base/parallel.h"
 #include "engine/hub_paths.h"
 #include "store/file_io.h"
 
@@ -16,6 +19,11 @@ namespace nb::engine {
 
 using apps::files::FilesReading;
 namespace fs = std::filesystem;
+
+// An export's batch (see ExportTree): as the put's slices, small enough
+// that an interrupted export keeps most of its work.
+constexpr size_t kExportBatchFiles = 1024;
+constexpr uint64_t kExportBatchBytes = uint64_t{64} << 20;
 
 // Streams a file's content to `fd`, naming `target` in errors.
 Status WriteContentToFd(store::Store& store, const crypto::SymmetricKey& hub_key,
@@ -29,19 +37,21 @@ Status WriteContentToFd(store::Store& store, const crypto::SymmetricKey& hub_key
       });
 }
 
-// Writes content to `target` durably through the store's one durable
-// writer: a temp file with an unpredictable name created exclusively (a
-// planted file or symlink is never followed), fsync, rename, fsync of the
-// directory. An interrupted get never leaves a partial file under the final
-// name. `replace` allows replacing an existing file; without it the write
-// fails if a file appeared there meanwhile.
-Status WriteContentAtomically(store::Store& store, const crypto::SymmetricKey& hub_key,
-                              const FileEntry& entry, const fs::path& target,
-                              ProgressObserver* progress, bool replace) {
+namespace {
+
+// The content in an exclusively created temp beside `target` (a planted
+// file or symlink is never followed), with the hub's modification time,
+// not yet synced or published.
+Result<store::DurableFileWriter> WriteContentToTemp(store::Store& store,
+                                                    const crypto::SymmetricKey& hub_key,
+                                                    const FileEntry& entry, const fs::path& target,
+                                                    ProgressObserver* progress, bool replace) {
+  store::ReplaceOptions options;
+  options.mode = 0644;
+  options.if_exists = replace ? store::IfExists::kReplace : store::IfExists::kFail;
+  options.exact_mode = false;  // the user's umask applies, as with cp
   NB_ASSIGN_OR_RETURN(store::DurableFileWriter writer,
-                      store::DurableFileWriter::Create(
-                          target, store::ReplaceOptions{0644, replace ? store::IfExists::kReplace
-                                                                      : store::IfExists::kFail}));
+                      store::DurableFileWriter::Create(target, options));
   NB_RETURN_IF_ERROR(apps::files::ReadContent(store, hub_key, entry.content, entry.wrapped_key,
                                               [&](ByteSpan data) -> Status {
                                                 NB_RETURN_IF_ERROR(writer.Write(data));
@@ -51,6 +61,21 @@ Status WriteContentAtomically(store::Store& store, const crypto::SymmetricKey& h
                                               }));
   // Keep the hub's modification time on the local copy.
   NB_RETURN_IF_ERROR(writer.SetModifiedTime(entry.modified_ms));
+  return writer;
+}
+
+}  // namespace
+
+// Writes content to `target` durably through the store's one durable
+// writer: temp file, fsync, rename, fsync of the directory. An interrupted
+// get never leaves a partial file under the final name. `replace` allows
+// replacing an existing file; without it the write fails if a file appeared
+// there meanwhile.
+Status WriteContentAtomically(store::Store& store, const crypto::SymmetricKey& hub_key,
+                              const FileEntry& entry, const fs::path& target,
+                              ProgressObserver* progress, bool replace) {
+  NB_ASSIGN_OR_RETURN(store::DurableFileWriter writer,
+                      WriteContentToTemp(store, hub_key, entry, target, progress, replace));
   return writer.Commit();
 }
 
@@ -238,40 +263,105 @@ Result<ExportResult> ExportTree(FilesSession& session, const ExportOptions& opti
     }
   }
   if (progress != nullptr) progress->Begin(result.bytes, files.size());
-  for (const auto& [rel, entry, size] : files) {
-    fs::path target = root / rel;
-    if (progress != nullptr) progress->AddFiles(1);
-    Status ready = store::EnsureDirectory(target.parent_path());
-    if (!ready.ok()) {
-      result.skipped.push_back(target.string() + ": " + ready.error().message);
-      continue;
-    }
-    auto state = CompareLocal(store, hub_key, *entry, size, target);
+  // Files are written in batches (the durable writer's batch form): each
+  // batch's temps are written unsynced, made durable by one sync of each
+  // file system written, then renamed into place; one more sync makes the
+  // names durable. No name ever shows bytes that were not durable first,
+  // as with a sync per file, at two syncs per batch instead of two per file.
+  std::map<dev_t, fs::path> file_systems;  // one directory written on each
+  std::set<fs::path> made;                 // parent directories known to exist
+  auto sync_all = [&]() -> Status {
+    for (const auto& [dev, dir] : file_systems) NB_RETURN_IF_ERROR(store::SyncFileSystemOf(dir));
+    return Status::Ok();
+  };
+  // What happened to one file of a batch (decided on any thread).
+  struct Outcome {
+    std::optional<store::DurableFileWriter> writer;  // closed, unsynced
+    std::string skipped;                             // why not, if not
+    bool unchanged = false, differing = false;
+  };
+  auto prepare = [&](const ExportedFile& file, const fs::path& target) {
+    Outcome out;
+    auto state = CompareLocal(store, hub_key, *file.entry, file.size, target);
     if (!state.ok()) {
-      result.skipped.push_back(target.string() + ": " + state.error().message);
-      continue;
+      out.skipped = target.string() + ": " + state.error().message;
+    } else if (*state == LocalState::kSame) {
+      out.unchanged = true;
+    } else if (*state == LocalState::kNotAFile) {
+      out.skipped = target.string() + ": exists and is not a regular file";
+    } else if (*state == LocalState::kDifferent && !options.force) {
+      out.skipped = target.string() + ": exists and differs (use --force to overwrite)";
+      out.differing = true;
+    } else {
+      auto written = WriteContentToTemp(store, hub_key, *file.entry, target, nullptr,
+                                        *state == LocalState::kDifferent);
+      Status closed = written.ok() ? written->CloseUnsynced() : Status(written.error());
+      if (closed.ok()) {
+        out.writer.emplace(std::move(*written));
+      } else {
+        out.skipped = closed.error().message;
+      }
     }
-    if (*state == LocalState::kSame) {
-      ++result.unchanged;
-      continue;
+    return out;
+  };
+  size_t next = 0;
+  while (next < files.size()) {
+    // A batch: its files' directories made here, their content written to
+    // temps on every core, then synced and named in order.
+    std::vector<std::pair<const ExportedFile*, fs::path>> batch;
+    uint64_t batch_bytes = 0;
+    for (;
+         next < files.size() && batch.size() < kExportBatchFiles && batch_bytes < kExportBatchBytes;
+         ++next) {
+      const ExportedFile& file = files[next];
+      fs::path target = root / file.rel;
+      fs::path parent = target.parent_path();
+      if (!made.count(parent)) {
+        Status ready = store::EnsureDirectory(parent);
+        struct stat st;
+        if (ready.ok() && ::stat(parent.c_str(), &st) != 0) {
+          ready = MakeError(ErrorCode::kIo,
+                            "cannot read " + parent.string() + ": " + store::ErrnoText(errno));
+        }
+        if (!ready.ok()) {
+          if (progress != nullptr) progress->AddFiles(1);
+          result.skipped.push_back(target.string() + ": " + ready.error().message);
+          continue;
+        }
+        file_systems.emplace(st.st_dev, parent);
+        made.insert(parent);
+      }
+      batch_bytes += file.size.value_or(0);
+      batch.emplace_back(&file, std::move(target));
     }
-    if (*state == LocalState::kNotAFile) {
-      result.skipped.push_back(target.string() + ": exists and is not a regular file");
-      continue;
+    std::vector<Outcome> outcomes(batch.size());
+    ParallelFor(batch.size(), 0,
+                [&](size_t i) { outcomes[i] = prepare(*batch[i].first, batch[i].second); });
+    bool any = false;
+    for (size_t i = 0; i < batch.size(); ++i) {
+      Outcome& out = outcomes[i];
+      if (progress != nullptr) {
+        progress->AddFiles(1);
+        if (out.writer) progress->AddBytes(out.writer->bytes_written());
+      }
+      if (out.unchanged) ++result.unchanged;
+      if (out.differing) ++result.differing;
+      if (!out.skipped.empty()) result.skipped.push_back(std::move(out.skipped));
+      any = any || out.writer.has_value();
     }
-    if (*state == LocalState::kDifferent && !options.force) {
-      result.skipped.push_back(target.string() + ": exists and differs (use --force to overwrite)");
-      ++result.differing;
-      continue;
+    if (!any) continue;
+    NB_RETURN_IF_ERROR(sync_all());
+    for (auto& out : outcomes) {
+      if (!out.writer) continue;
+      Status published = out.writer->PublishSynced();
+      if (published.ok()) {
+        ++result.written;
+      } else {
+        result.skipped.push_back(published.error().message);
+      }
     }
-    Status written = WriteContentAtomically(store, hub_key, *entry, target, progress,
-                                            *state == LocalState::kDifferent);
-    if (!written.ok()) {
-      result.skipped.push_back(written.error().message);
-      continue;
-    }
-    ++result.written;
   }
+  if (result.written > 0) NB_RETURN_IF_ERROR(sync_all());
   if (progress != nullptr) progress->End();
   return result;
 }

@@ -10,7 +10,9 @@
 //   renamed into place (the directory synced too), with the hub's
 //   modification time: an interrupted write never leaves a partial file
 //   under the final name, and a file that appears meanwhile is not replaced
-//   unless it was seen and `force` given.
+//   unless it was seen and `force` given. Export syncs in batches (one
+//   sync of the file system for up to 1,024 temps before they are renamed,
+//   one after): the same guarantee, without two syncs per file.
 #pragma once
 
 #include <filesystem>

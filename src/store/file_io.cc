@@ -59,7 +59,8 @@ Status WriteAll(int fd, ByteSpan data, const fs::path& path) {
 
 // Step 1: a new temp file beside `target`; never opens an existing file and
 // never follows a symlink. Returns the fd; `*temp` gets the temp's path.
-Result<int> CreateTempFor(const fs::path& target, mode_t mode, fs::path* temp) {
+Result<int> CreateTempFor(const fs::path& target, mode_t mode, fs::path* temp,
+                          bool exact_mode = true) {
   fs::path dir = target.parent_path().empty() ? fs::path(".") : target.parent_path();
   *temp = dir / TempNameFor(target.filename().string());
   NB_RETURN_IF_ERROR(Observe(IoStep::kCreateTemp, *temp));
@@ -67,7 +68,7 @@ Result<int> CreateTempFor(const fs::path& target, mode_t mode, fs::path* temp) {
   if (fd < 0) return IoError("cannot create a file beside", target, errno);
   // The umask may have narrowed `mode`; fchmod makes it exact (and a secret
   // file is private from its first byte either way).
-  if (::fchmod(fd, mode) != 0) {
+  if (exact_mode && ::fchmod(fd, mode) != 0) {
     int err = errno;
     ::close(fd);
     ::unlink(temp->c_str());
@@ -87,9 +88,10 @@ fs::path DirectoryOf(const fs::path& path) {
   return path.parent_path().empty() ? fs::path(".") : path.parent_path();
 }
 
-// Steps 3 and 4 for a temp whose bytes are durable and whose fd is closed.
-// The temp is gone afterwards, whatever happens.
-Status PublishReplacing(const fs::path& temp, const fs::path& target, IfExists if_exists) {
+// Step 3 for a temp whose bytes are durable and whose fd is closed; with
+// `sync_directory`, step 4. The temp is gone afterwards, whatever happens.
+Status PublishReplacing(const fs::path& temp, const fs::path& target, IfExists if_exists,
+                        bool sync_directory = true) {
   if (if_exists == IfExists::kFail) {
     auto published = PublishTempAs(temp, target);
     if (!published.ok()) return published.error();
@@ -108,7 +110,7 @@ Status PublishReplacing(const fs::path& temp, const fs::path& target, IfExists i
       return IoError("cannot replace", target, err);
     }
   }
-  return SyncDirectory(DirectoryOf(target));
+  return sync_directory ? SyncDirectory(DirectoryOf(target)) : Status::Ok();
 }
 
 }  // namespace
@@ -357,7 +359,7 @@ Result<DurableFileWriter> DurableFileWriter::Create(const fs::path& target,
     return MakeError(ErrorCode::kInvalidArgument, "no file name in " + target.string());
   }
   fs::path temp;
-  NB_ASSIGN_OR_RETURN(int fd, CreateTempFor(target, options.mode, &temp));
+  NB_ASSIGN_OR_RETURN(int fd, CreateTempFor(target, options.mode, &temp, options.exact_mode));
   return DurableFileWriter(target, std::move(temp), fd, options.if_exists);
 }
 
@@ -432,6 +434,28 @@ Status DurableFileWriter::Commit() {
   committed_ = true;  // PublishReplacing consumes the temp, whatever happens
   return PublishReplacing(temp_, target_, if_exists_);
 }
+Status DurableFileWriter::CloseUnsynced() {
+  if (committed_ || fd_ < 0) {
+    return MakeError(ErrorCode::kInternal, "second close of " + target_.string());
+  }
+  int rc = ::close(fd_);
+  fd_ = -1;
+  if (rc != 0) {
+    Status status = IoError("cannot write", target_, errno);
+    Abandon();
+    return status;
+  }
+  return Status::Ok();
+}
+
+Status DurableFileWriter::PublishSynced() {
+  if (committed_ || fd_ >= 0 || temp_.empty()) {
+    return MakeError(ErrorCode::kInternal, "publish of an open or published " + target_.string());
+  }
+  committed_ = true;  // PublishReplacing consumes the temp, whatever happens
+  return PublishReplacing(temp_, target_, if_exists_, /*sync_directory=*/false);
+}
+
 size_t ReapStaleTemps(const fs::path& dir, int64_t max_age_seconds) {
   size_t removed = 0;
   std::error_code ec;

@@ -101,6 +101,9 @@ enum class IfExists {
 struct ReplaceOptions {
   mode_t mode = 0644;  // exact mode of the new file (0600 for secrets)
   IfExists if_exists = IfExists::kReplace;
+  // false: `mode` narrowed by the umask, as cp and editors create files
+  // (export's files are the user's); saves an fchmod per file.
+  bool exact_mode = true;
 };
 
 // Replaces `path` with `data` durably (steps 1-4 above). On any error the
@@ -133,6 +136,17 @@ class DurableFileWriter {
   // fsync, rename over the target (or, with IfExists::kFail, publish only if
   // the target does not exist), fsync of the directory. Once only.
   Status Commit();
+
+  // The batch form of Commit, for thousands of small files (export): the
+  // caller closes many writers unsynced, makes all their bytes durable at
+  // once (SyncFileSystemOf each file system written), publishes each, and
+  // syncs once more for the names. Same guarantee as Commit: a name never
+  // shows bytes that were not durable first; one sync per batch instead of
+  // two per file.
+  Status CloseUnsynced();
+  // Once the closed temp's bytes are durable: rename (or publish) as Commit
+  // does, without the directory fsync.
+  Status PublishSynced();
 
   const fs::path& target() const { return target_; }
   uint64_t bytes_written() const { return written_; }

@@ -9,8 +9,10 @@
 #include <unordered_set>
 
 #include "base/parallel.h"
+#include "crypto/sha256.h"
 #include "log/event.h"
 #include "store/batch_publisher.h"
+#include "sync/folder_memory.h"
 
 namespace nb::sync {
 namespace fs = std::filesystem;
@@ -108,6 +110,63 @@ std::string NameTheRealFile(std::string message, const fs::path& dir, const std:
   size_t end = message.find(": ", temp);
   if (end == std::string::npos) end = message.size();
   return message.replace(start, end - start, (dir / name).string());
+}
+
+// The directories a sync lists, both sides (sync/folder_memory.h): each
+// root's blocks/ and channels/, then each carried hub's channel directory.
+std::vector<fs::path> RootDirs(store::Store& local, store::Store& remote) {
+  std::vector<fs::path> dirs;
+  for (store::Store* side : {&local, &remote}) {
+    for (auto& root : side->roots()) {
+      dirs.push_back(root.blocks_dir());
+      dirs.push_back(root.channels_dir());
+    }
+  }
+  return dirs;
+}
+
+void AddHubDirs(store::Store& local, store::Store& remote, const std::vector<std::string>& hubs,
+                std::vector<fs::path>* dirs) {
+  for (store::Store* side : {&local, &remote}) {
+    for (auto& root : side->roots()) {
+      for (const auto& hub : hubs) dirs->push_back(root.channel_dir(hub));
+    }
+  }
+}
+
+// Everything besides the directories that decides what a run does.
+std::string MemoryKey(const fs::path& folder, const FolderSyncOptions& options,
+                      const std::vector<std::string>& hubs) {
+  std::string key = folder.string() + "\npush=" + (options.push ? "1" : "0") +
+                    " pull=" + (options.pull ? "1" : "0") +
+                    " all=" + (options.all_hubs ? "1" : "0") + "\n";
+  for (const auto& hub : hubs) {
+    key += hub + (options.hub_keys.count(hub) ? " key\n" : " courier\n");
+  }
+  return key;
+}
+
+Result<std::vector<std::string>> HubsToCarry(store::Store& local, store::Store& remote,
+                                             const FolderSyncOptions& options) {
+  std::vector<std::string> hubs = options.hub_ids;
+  if (options.all_hubs) {
+    for (store::Store* side : {&local, &remote}) {
+      NB_ASSIGN_OR_RETURN(auto listed, side->ListChannels());
+      hubs.insert(hubs.end(), listed.begin(), listed.end());
+    }
+  }
+  std::sort(hubs.begin(), hubs.end());
+  hubs.erase(std::unique(hubs.begin(), hubs.end()), hubs.end());
+  return hubs;
+}
+
+Result<std::vector<DirStamp>> StampAll(const std::vector<fs::path>& dirs) {
+  std::vector<DirStamp> stamps;
+  for (const auto& dir : dirs) {
+    NB_ASSIGN_OR_RETURN(DirStamp stamp, StampDirectory(dir));
+    stamps.push_back(std::move(stamp));
+  }
+  return stamps;
 }
 
 }  // namespace
@@ -404,17 +463,45 @@ Result<FolderSyncReport> SyncFolder(store::Store& local, const fs::path& folder,
   NB_RETURN_IF_ERROR(CheckFolderPlacement(local, folder, options.create));
   NB_ASSIGN_OR_RETURN(auto remote, store::Store::Open({folder}, /*create_primary=*/true));
   FolderSyncReport report;
+
+  // The remembered listing (sync/folder_memory.h). Every stamp is taken
+  // before the directory is listed: the roots' directories first (a hub
+  // directory that appears while the hubs are chosen changes channels/),
+  // then the hubs' own.
+  const int64_t started =
+      options.hooks.wall_clock_ns ? options.hooks.wall_clock_ns() : WallClockNs();
+  std::vector<fs::path> dirs = RootDirs(local, *remote);
+  auto root_stamps = StampAll(dirs);
+  NB_ASSIGN_OR_RETURN(std::vector<std::string> hubs, HubsToCarry(local, *remote, options));
+  AddHubDirs(local, *remote, hubs, &dirs);
+  std::error_code ec;
+  fs::path canonical = fs::weakly_canonical(fs::absolute(folder), ec);
+  if (ec) canonical = fs::absolute(folder).lexically_normal();
+  FolderMemory memory(
+      local.primary().state_dir() / "sync" /
+          ("folder-" + crypto::Sha256(AsBytes(canonical.string())).Hex().substr(0, 32)),
+      MemoryKey(canonical, options, hubs), dirs);
+  auto before = memory.Stamp();
+  bool steady = root_stamps.ok() && before.ok() &&
+                std::equal(root_stamps->begin(), root_stamps->end(), before->begin());
+  if (steady && memory.Matches(*before)) {
+    // Nothing changed on either side; the scan's link checks are cheap
+    // and still run (a directory swapped for a link changes no stamp of
+    // ours if .nearbytes/ is the one swapped).
+    NB_RETURN_IF_ERROR(CheckFolderDirectories(remote->primary()));
+    report.hubs_carried = hubs;
+    report.remembered = true;
+    return report;
+  }
+
   FolderListing listed;
   NB_ASSIGN_OR_RETURN(report.junk, ScanFolderJunk(remote->primary(), &listed));
-  std::vector<std::string> hubs = options.hub_ids;
   if (options.all_hubs) {
-    NB_ASSIGN_OR_RETURN(auto local_hubs, local.ListChannels());
-    NB_ASSIGN_OR_RETURN(auto remote_hubs, remote->ListChannels());
-    hubs.insert(hubs.end(), local_hubs.begin(), local_hubs.end());
-    hubs.insert(hubs.end(), remote_hubs.begin(), remote_hubs.end());
+    // The scan may have moved a bad channel directory away.
+    NB_ASSIGN_OR_RETURN(auto scanned, HubsToCarry(local, *remote, options));
+    if (scanned != hubs) steady = false;
+    hubs = std::move(scanned);
   }
-  std::sort(hubs.begin(), hubs.end());
-  hubs.erase(std::unique(hubs.begin(), hubs.end()), hubs.end());
   report.hubs_carried = hubs;
 
   CarryContext context;
@@ -457,6 +544,19 @@ Result<FolderSyncReport> SyncFolder(store::Store& local, const fs::path& folder,
   std::sort(report.hubs_changed.begin(), report.hubs_changed.end());
   report.hubs_changed.erase(std::unique(report.hubs_changed.begin(), report.hubs_changed.end()),
                             report.hubs_changed.end());
+  // Remember a run that found both sides complete and clean; anything
+  // else (a copy, a refusal, junk, a writer's temp file) lists next time.
+  const FolderJunk& junk = report.junk;
+  bool complete = steady && report.rejected.empty() && junk.misnamed == 0 && junk.links == 0 &&
+                  junk.stale_temps == 0 && junk.temps_in_flight == 0 && report.pushed.events == 0 &&
+                  report.pushed.blocks == 0 && report.pulled.events == 0 &&
+                  report.pulled.blocks == 0;
+  auto after = complete ? memory.Stamp() : Result<std::vector<DirStamp>>(std::vector<DirStamp>{});
+  if (complete && after.ok()) {
+    memory.RecordIfSettled(*before, *after, started);
+  } else {
+    memory.Forget();
+  }
   return report;
 }
 

@@ -51,6 +51,9 @@ struct CarryHooks {
   // Called after the blocks of a carry are durable and before any event is
   // staged. An error stops the carry at that point, as a crash would.
   std::function<Status()> before_events;
+  // The wall clock (ns since the epoch) the remembered listing's racy rule
+  // reads (sync/folder_memory.h); tests move it ahead instead of waiting.
+  std::function<int64_t()> wall_clock_ns;
 };
 
 // State shared by the carries of one sync.
@@ -100,6 +103,9 @@ struct FolderSyncReport {
   FolderJunk junk;                        // cleaned out of the folder first
   std::vector<std::string> hubs_carried;  // hubs compared
   std::vector<std::string> hubs_changed;  // hubs that received events
+  // Nothing was listed: no directory of either side changed since a run
+  // that found both complete (sync/folder_memory.h).
+  bool remembered = false;
 };
 
 // One line for a person: what was refused or cleaned out of the folder and
@@ -108,6 +114,9 @@ std::string ProblemSummary(const FolderSyncReport& report, const std::filesystem
 
 // Syncs `local` with the storage root at `folder`. The folder must pass
 // CheckFolderPlacement (sync/folder_checks.h) and is cleaned of junk first.
+// A run that finds both sides complete is remembered (sync/folder_memory.h)
+// in the local state directory; the next run lists nothing if no directory
+// it would list has changed since.
 Result<FolderSyncReport> SyncFolder(store::Store& local, const std::filesystem::path& folder,
                                     const FolderSyncOptions& options);
 

@@ -170,7 +170,10 @@ class Cleaner {
     struct stat st;
     if (::lstat(path.c_str(), &st) != 0) return;
     if (S_ISDIR(st.st_mode)) return;
-    if (std::time(nullptr) - st.st_mtim.tv_sec < store::kStaleTempSeconds) return;  // in flight
+    if (std::time(nullptr) - st.st_mtim.tv_sec < store::kStaleTempSeconds) {
+      ++junk_->temps_in_flight;
+      return;
+    }
     if (::unlink(path.c_str()) == 0) {
       ++junk_->stale_temps;
       junk_->details.push_back(path.string() +
@@ -237,11 +240,16 @@ Status CheckFolderPlacement(store::Store& local, const fs::path& folder, bool cr
   return Status::Ok();
 }
 
-Result<FolderJunk> ScanFolderJunk(store::StorageRoot& folder, FolderListing* listing) {
+Status CheckFolderDirectories(store::StorageRoot& folder) {
   for (const auto& dir : {folder.blocks_dir(), folder.channels_dir(), folder.state_dir(),
                           folder.state_dir() / "quarantine"}) {
     NB_RETURN_IF_ERROR(CheckRealDirectory(dir));
   }
+  return Status::Ok();
+}
+
+Result<FolderJunk> ScanFolderJunk(store::StorageRoot& folder, FolderListing* listing) {
+  NB_RETURN_IF_ERROR(CheckFolderDirectories(folder));
   FolderJunk junk;
   Cleaner cleaner(folder, &junk);
   NB_RETURN_IF_ERROR(

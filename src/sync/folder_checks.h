@@ -41,6 +41,7 @@ struct FolderJunk {
   size_t misnamed = 0;               // quarantined: names that are not ours
   size_t links = 0;                  // quarantined: symbolic links (not followed)
   size_t stale_temps = 0;            // removed: temp files of crashed writers
+  size_t temps_in_flight = 0;        // left alone: temp files too young to be stale
   std::vector<std::string> details;  // one line per entry (for --json)
 };
 
@@ -54,5 +55,9 @@ struct FolderListing {
 // what stays in `listing` (if given). Fails only when blocks/, channels/ or
 // .nearbytes/ (or its quarantine/) is a link or not a directory.
 Result<FolderJunk> ScanFolderJunk(store::StorageRoot& folder, FolderListing* listing = nullptr);
+
+// The scan's first step alone: fails if blocks/, channels/, .nearbytes/ or
+// its quarantine/ is a link or not a directory.
+Status CheckFolderDirectories(store::StorageRoot& folder);
 
 }  // namespace nb::sync

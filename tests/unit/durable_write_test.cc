@@ -152,6 +152,26 @@ TEST(DurableOrder, BatchSyncsEverythingBeforeAnyNameAndBlocksBeforeEvents) {
   EXPECT_LT(event_named, rec.Last(IoStep::kSyncDirectory)) << rec.Trace();
 }
 
+TEST(DurableWriter, TheBatchFormShowsNoNameUntilPublishedAndAbandonsCleanly) {
+  TempDir dir;
+  {
+    auto kept = DurableFileWriter::Create(dir / "kept.txt");
+    auto dropped = DurableFileWriter::Create(dir / "dropped.txt");
+    ASSERT_TRUE(kept.ok() && dropped.ok());
+    ASSERT_TRUE(kept->Write(AsBytes("kept")).ok());
+    ASSERT_TRUE(dropped->Write(AsBytes("dropped")).ok());
+    ASSERT_TRUE(kept->CloseUnsynced().ok());
+    ASSERT_TRUE(dropped->CloseUnsynced().ok());
+    EXPECT_FALSE(fs::exists(dir / "kept.txt"));
+    ASSERT_TRUE(SyncFileSystemOf(dir.path()).ok());
+    ASSERT_TRUE(kept->PublishSynced().ok());
+    EXPECT_FALSE(kept->PublishSynced().ok());  // once only
+  }
+  // The one never published left no temp behind.
+  EXPECT_EQ(Names(dir.path()), std::vector<std::string>{"kept.txt"});
+  EXPECT_EQ(ReadText(dir / "kept.txt"), "kept");
+}
+
 TEST(DurableFaults, AFailureAtAnyStepLeavesTheOldFileAndNoTemp) {
   for (IoStep step : {IoStep::kCreateTemp, IoStep::kSyncFile, IoStep::kReplace}) {
     TempDir dir;

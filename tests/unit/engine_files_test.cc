@@ -16,6 +16,7 @@
 #include "engine/put.h"
 #include "engine/put_cache.h"
 #include "engine_test_support.h"
+#include "store/file_io.h"
 
 namespace nb::engine::testing {
 namespace {
@@ -88,6 +89,58 @@ TEST_F(EngineFilesTest, APutTreeExportsBackByteForByte) {
   ASSERT_TRUE(second.ok());
   EXPECT_EQ(second->written, 0u);
   EXPECT_EQ(second->unchanged, 2u);
+}
+
+// Records the durable steps of an export; can fail the file-system syncs.
+class ExportSteps : public store::IoObserver {
+ public:
+  ExportSteps() { store::SetIoObserver(this); }
+  ~ExportSteps() override { store::SetIoObserver(nullptr); }
+  Status Before(store::IoStep step, const fs::path& path) override {
+    steps.emplace_back(step, path);
+    if (fail_syncs && step == store::IoStep::kSyncFileSystem) {
+      return MakeError(ErrorCode::kIo, "injected failure");
+    }
+    return Status::Ok();
+  }
+  std::vector<std::pair<store::IoStep, fs::path>> steps;
+  bool fail_syncs = false;
+};
+
+TEST_F(EngineFilesTest, ExportSyncsEveryFilesBytesBeforeItsNameAndTheNamesAfter) {
+  PutTree({src_.string()}, "");
+  FilesSession session = Session();
+  fs::path out = temp_ / "out";
+  {
+    ExportSteps failing;
+    failing.fail_syncs = true;
+    EXPECT_FALSE(ExportTree(session, ExportOptions{"src", out, "", false}, nullptr).ok());
+    // Nothing was named, and no temp is left behind.
+    EXPECT_FALSE(fs::exists(out / "notes.txt"));
+    for (const auto& entry : fs::recursive_directory_iterator(out)) {
+      EXPECT_TRUE(entry.is_directory()) << entry.path();
+    }
+  }
+  ExportSteps rec;
+  auto exported = ExportTree(session, ExportOptions{"src", out, "", false}, nullptr);
+  ASSERT_TRUE(exported.ok()) << exported.error().message;
+  EXPECT_EQ(exported->written, 2u);
+  int first_sync = -1, last_sync = -1, first_name = -1, last_name = -1;
+  for (int i = 0; i < static_cast<int>(rec.steps.size()); ++i) {
+    auto step = rec.steps[i].first;
+    if (step == store::IoStep::kSyncFileSystem) {
+      if (first_sync < 0) first_sync = i;
+      last_sync = i;
+    }
+    if (step == store::IoStep::kPublish || step == store::IoStep::kReplace) {
+      if (first_name < 0) first_name = i;
+      last_name = i;
+    }
+  }
+  ASSERT_GE(first_name, 0);
+  EXPECT_LT(first_sync, first_name);
+  EXPECT_GT(last_sync, last_name);
+  EXPECT_EQ(Read(out / "notes.txt"), "hello\n");
 }
 
 TEST_F(EngineFilesTest, ExportSkipsADifferingLocalFileUnlessForced) {

@@ -13,6 +13,7 @@
 #include "apps/files/files_reading.h"
 #include "hub/hub.h"
 #include "log/event.h"
+#include "sync/folder_memory.h"
 #include "testing/test_support.h"
 
 namespace nb::sync {
@@ -100,7 +101,8 @@ class FolderCarrierTest : public ::testing::Test {
     ASSERT_TRUE(keys.ok());
     keys_ = std::make_unique<hub::HubKeys>(*keys);
   }
-  Result<FolderSyncReport> Sync(const fs::path& home, bool push, bool pull, bool fail) {
+  Result<FolderSyncReport> Sync(const fs::path& home, bool push, bool pull, bool fail,
+                                std::function<int64_t()> clock = nullptr) {
     auto store = store::Store::Open({home / "store"}, true);
     if (!store.ok()) return store.error();
     FolderSyncOptions options;
@@ -114,6 +116,7 @@ class FolderCarrierTest : public ::testing::Test {
         return Status(MakeError(ErrorCode::kIo, "simulated crash between blocks and events"));
       };
     }
+    options.hooks.wall_clock_ns = std::move(clock);
     return SyncFolder(**store, stick(), options);
   }
   std::vector<std::string> Check(const fs::path& root) {
@@ -191,6 +194,134 @@ TEST_F(FolderCarrierTest, AnEventsReferencesAreRememberedAndADamagedMemoryIsRebu
   EXPECT_EQ(repaired->pushed.repaired, 1u);
   EXPECT_EQ(Names(stick() / "blocks"), blocks);
   EXPECT_EQ(EventRefsCache::Load(refs_file.parent_path(), keys_->id()).size(), cache.size());
+}
+
+// The remembered listing (sync/folder_memory.h). A clock a minute ahead
+// stands for "the directories settled long ago", so a run records what it
+// found without the test waiting.
+int64_t MinuteAhead() { return WallClockNs() + int64_t{60} * 1'000'000'000; }
+
+// Waits (without timing anything) until a file made now gets a later ctime
+// than `dir` has: a change made after this is visible in `dir`'s stamp,
+// which the racy rule guarantees in production by the age it requires.
+void LetTheClockMovePast(const fs::path& dir, const fs::path& scratch) {
+  auto stamp = StampDirectory(dir);
+  ASSERT_TRUE(stamp.ok());
+  for (;;) {
+    fs::path probe = scratch / "probe";
+    WriteText(probe, "x");
+    auto probed = StampDirectory(probe);
+    fs::remove(probe);
+    ASSERT_TRUE(probed.ok());
+    if (probed->ctime_ns > stamp->ctime_ns) return;
+  }
+}
+
+class RememberedListingTest : public FolderCarrierTest {
+ protected:
+  // Synced both ways, then a run that finds nothing and records it, then
+  // a run that lists nothing.
+  void SyncAndRemember() {
+    auto first = Sync(root_ / "a", true, true, false, MinuteAhead);
+    ASSERT_TRUE(first.ok());
+    ASSERT_GT(first->pushed.events, 0u);
+    auto second = Sync(root_ / "a", true, true, false, MinuteAhead);
+    ASSERT_TRUE(second.ok());
+    EXPECT_FALSE(second->remembered);
+    auto third = Sync(root_ / "a", true, true, false, MinuteAhead);
+    ASSERT_TRUE(third.ok());
+    ASSERT_TRUE(third->remembered);
+    EXPECT_EQ(third->hubs_carried, std::vector<std::string>{keys_->id()});
+    for (const auto& dir : {stick() / "blocks", channel(stick()), a() / "blocks", channel(a())}) {
+      LetTheClockMovePast(dir, root_.path());
+    }
+  }
+  fs::path a() const { return root_ / "a" / "store"; }
+};
+
+TEST_F(RememberedListingTest, AnEventDroppedIntoTheFolderIsStillFound) {
+  // Another writer's history, dropped into the stick by another program
+  // (a cloud client, a plain copy).
+  MakeHub(root_ / "other", root_ / "other-sources", 0);
+  fs::path other = root_ / "other" / "store";
+  SyncAndRemember();
+  for (const auto& entry : fs::directory_iterator(other / "blocks")) {
+    fs::copy(entry.path(), stick() / "blocks" / entry.path().filename(),
+             fs::copy_options::skip_existing);
+  }
+  std::set<std::string> dropped;
+  for (const auto& name : Names(channel(other))) {
+    if (!fs::exists(channel(stick()) / name)) dropped.insert(name);
+    fs::copy(channel(other) / name, channel(stick()) / name, fs::copy_options::skip_existing);
+  }
+  ASSERT_FALSE(dropped.empty());
+  auto next = Sync(root_ / "a", true, true, false, MinuteAhead);
+  ASSERT_TRUE(next.ok());
+  EXPECT_FALSE(next->remembered);
+  EXPECT_EQ(next->pulled.events, dropped.size());
+  EXPECT_EQ(Names(channel(a())), Names(channel(stick())));
+  EXPECT_EQ(Check(a()), std::vector<std::string>{});
+}
+
+TEST_F(RememberedListingTest, AFileRemovedFromEitherSideIsCopiedAgain) {
+  SyncAndRemember();
+  auto events = Names(channel(stick()));
+  auto blocks = Names(stick() / "blocks");
+  fs::remove(channel(stick()) / *events.begin());
+  fs::remove(stick() / "blocks" / *blocks.begin());
+  auto pushed = Sync(root_ / "a", true, true, false, MinuteAhead);
+  ASSERT_TRUE(pushed.ok());
+  EXPECT_FALSE(pushed->remembered);
+  EXPECT_EQ(pushed->pushed.events, 1u);
+  EXPECT_EQ(pushed->pushed.blocks, 1u);
+  EXPECT_EQ(Names(channel(stick())), events);
+  EXPECT_EQ(Names(stick() / "blocks"), blocks);
+
+  // The same on the local side, after the stick is remembered again.
+  ASSERT_FALSE(Sync(root_ / "a", true, true, false, MinuteAhead)->remembered);
+  ASSERT_TRUE(Sync(root_ / "a", true, true, false, MinuteAhead)->remembered);
+  LetTheClockMovePast(channel(a()), root_.path());
+  LetTheClockMovePast(a() / "blocks", root_.path());
+  fs::remove(channel(a()) / *events.rbegin());
+  fs::remove(a() / "blocks" / *blocks.rbegin());
+  auto pulled = Sync(root_ / "a", true, true, false, MinuteAhead);
+  ASSERT_TRUE(pulled.ok());
+  EXPECT_FALSE(pulled->remembered);
+  EXPECT_EQ(pulled->pulled.events, 1u);
+  EXPECT_EQ(pulled->pulled.blocks, 1u);
+  EXPECT_EQ(Names(channel(a())), events);
+  EXPECT_EQ(Check(a()), std::vector<std::string>{});
+}
+
+TEST_F(RememberedListingTest, JunkDroppedIntoTheFolderIsStillCleanedOut) {
+  SyncAndRemember();
+  WriteText(channel(stick()) / "notes.txt", "not an event");
+  auto next = Sync(root_ / "a", true, true, false, MinuteAhead);
+  ASSERT_TRUE(next.ok());
+  EXPECT_FALSE(next->remembered);
+  EXPECT_EQ(next->junk.misnamed, 1u);
+  EXPECT_FALSE(fs::exists(channel(stick()) / "notes.txt"));
+}
+
+TEST_F(RememberedListingTest, ARecordIsOnlyUsedForTheSameDirectionsAndKeys) {
+  SyncAndRemember();
+  auto push_only = Sync(root_ / "a", true, false, false, MinuteAhead);
+  ASSERT_TRUE(push_only.ok());
+  EXPECT_FALSE(push_only->remembered);
+}
+
+TEST_F(RememberedListingTest, DirectoriesChangedJustBeforeTheRunAreNotTrusted) {
+  ASSERT_TRUE(Sync(root_ / "a", true, true, false).ok());
+  // A clock that stands at the moment the stick last changed: every stamp
+  // is "too young", so nothing is recorded and every run lists.
+  auto stamp = StampDirectory(channel(stick()));
+  ASSERT_TRUE(stamp.ok());
+  auto still = [t = stamp->ctime_ns] { return t; };
+  for (int i = 0; i < 2; ++i) {
+    auto run = Sync(root_ / "a", true, true, false, still);
+    ASSERT_TRUE(run.ok());
+    EXPECT_FALSE(run->remembered);
+  }
 }
 
 }  // namespace

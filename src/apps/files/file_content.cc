@@ -38,9 +38,17 @@ crypto::GcmIv DeriveIv(const crypto::SymmetricKey& fek, ByteSpan plaintext) {
 
 // Reads, verifies and decrypts a block whose plaintext may not exceed
 // `max_plain` bytes: a larger block is refused before it is read.
+// `known_size`: the block's size if the caller has just asked for it (one
+// stat per block, not two).
 Result<Bytes> FetchAndOpen(store::Store& store, const crypto::SymmetricKey& key,
-                           const crypto::Hash256& hash, uint64_t max_plain) {
-  NB_ASSIGN_OR_RETURN(uint64_t size, store.BlockSize(hash));
+                           const crypto::Hash256& hash, uint64_t max_plain,
+                           std::optional<uint64_t> known_size = std::nullopt) {
+  uint64_t size;
+  if (known_size) {
+    size = *known_size;
+  } else {
+    NB_ASSIGN_OR_RETURN(size, store.BlockSize(hash));
+  }
   if (size > max_plain + crypto::kGcmOverhead) {
     return MakeError(ErrorCode::kCorrupt, "block " + hash.Hex() + " is larger than it can be (" +
                                               std::to_string(size) + " bytes)");
@@ -276,16 +284,19 @@ Status StreamSingleBlock(store::Store& store, const crypto::SymmetricKey& fek,
 Status ReadContent(store::Store& store, const crypto::SymmetricKey& hub_key, const ContentRef& ref,
                    ByteSpan wrapped_key, const std::function<Status(ByteSpan)>& sink) {
   NB_ASSIGN_OR_RETURN(crypto::SymmetricKey fek, UnwrapFileKey(hub_key, wrapped_key));
+  std::optional<uint64_t> known_size;
   if (ref.kind == ContentRef::Kind::kSingle) {
     auto size = store.BlockSize(ref.hash);
     if (size.ok() && *size > kWholeBlockReadLimit) {
       return StreamSingleBlock(store, fek, ref.hash, sink);
     }
+    if (size.ok()) known_size = *size;
   }
   NB_ASSIGN_OR_RETURN(Bytes first,
                       FetchAndOpen(store, fek, ref.hash,
                                    ref.kind == ContentRef::Kind::kManifest ? kMaxManifestBytes
-                                                                           : store::kMaxBlockSize));
+                                                                           : store::kMaxBlockSize,
+                                   known_size));
   if (ref.kind == ContentRef::Kind::kSingle) return sink(first);
 
   uint64_t total = 0;
