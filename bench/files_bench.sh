@@ -7,9 +7,11 @@
 # The small-file put and export (issue 14) are also run NB_BENCH_RUNS times
 # (default 5), alternating with their floors in the same run: "2 x (cp -r +
 # sync)" for put (the format writes two files per input file, durably) and
-# cp -r for export. Those rows show the median wall time and the minimum;
-# the lines under the table give ours/floor (median and min) and whether
-# issue 14's targets are met (put <= 1.1 x floor, export <= 1.5 x cp).
+# cp -r for export; with them, `ls -r` right after the put that wrote the
+# files and the same put again with nothing changed. Those rows show the
+# median wall time and the minimum; the lines under the table give
+# ours/floor (median and min) and whether issue 14's targets are met (put
+# <= 1.1 x floor, export <= 1.5 x cp, ls -r <= 0.1 s, put again <= 0.15 s).
 #
 #   bench/files_bench.sh            # full sizes
 #   NB_BENCH_BIG_MIB=256 NB_BENCH_SMALL_FILES=2000 bench/files_bench.sh   # quicker
@@ -103,17 +105,23 @@ for set in big small; do
       h="$WORK/nb-put-$i"
       NEARBYTES_HOME="$h" "$NB" hub create > /dev/null
       sync
-      sample "small: nearbytes put (x$RUNS)" env NEARBYTES_HOME="$h" "$NB" -q put "$src" --to data
+      sample "small: nearbytes put (x$RUNS)" env NEARBYTES_HOME="$h" "$NB" -q put "$src" --to data/
+      # The command right after the put that wrote the files (its first call).
+      sample "small: ls -r after the put (x$RUNS)" env NEARBYTES_HOME="$h" "$NB" -q ls -r
       sample "small: 2 x (cp -r + sync) (floor)" sh -c 'cp -r "$1" "$2" && sync' _ "$src" "$WORK/floor-$i"
       rm -rf "$WORK/floor-$i"
       sync
-      sample "small: nearbytes export (x$RUNS)" env NEARBYTES_HOME="$h" "$NB" -q export data "$WORK/exp-$i"
+      # The same put again, nothing changed: the whole command.
+      sample "small: put again, nothing new (x$RUNS)" env NEARBYTES_HOME="$h" "$NB" -q put "$src" --to data/
+      sample "small: nearbytes export (x$RUNS)" env NEARBYTES_HOME="$h" "$NB" -q export data/data-small "$WORK/exp-$i"
       sample "small: cp -r (x$RUNS)" cp -r "$src" "$WORK/cpx-$i"
       diff -r "$WORK/exp-$i" "$src" > /dev/null
       rm -rf "$h" "$WORK/exp-$i" "$WORK/cpx-$i"
       sync
     done
     add_repeated "small: nearbytes put (x$RUNS)"
+    add_repeated "small: ls -r after the put (x$RUNS)"
+    add_repeated "small: put again, nothing new (x$RUNS)"
     add_repeated "small: 2 x (cp -r + sync) (floor)" 2
     add_repeated "small: nearbytes export (x$RUNS)"
     add_repeated "small: cp -r (x$RUNS)"
@@ -148,3 +156,9 @@ printf 'put %sx4KiB / floor 2 x (cp -r + sync): %s (min/min %s); target <= 1.10:
   "$put_ratio" "$(echo "scale=2; $put_min / $floor_min" | bc)" "$(verdict "$put_ratio" 1.10)"
 printf 'export %sx4KiB / cp -r: %s (min/min %s); target <= 1.50: %s\n' "$SMALL_FILES" \
   "$exp_ratio" "$(echo "scale=2; $exp_min / $cp_min" | bc)" "$(verdict "$exp_ratio" 1.50)"
+IFS='|' read -r _ ls_med _ _ ls_min <<< "$(row_of "small: ls -r after the put (x$RUNS)")"
+IFS='|' read -r _ again_med _ _ again_min <<< "$(row_of "small: put again, nothing new (x$RUNS)")"
+printf 'ls -r of %s files right after their put: %s s (min %s); target <= 0.10 s: %s\n' \
+  "$SMALL_FILES" "$ls_med" "$ls_min" "$(verdict "$ls_med" 0.10)"
+printf 'put again, nothing changed (%s files): %s s (min %s); target <= 0.15 s: %s\n' \
+  "$SMALL_FILES" "$again_med" "$again_min" "$(verdict "$again_med" 0.15)"
