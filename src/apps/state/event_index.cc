@@ -6,6 +6,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "apps/chat/written_chat.h"
 #include "apps/hub_timeline.h"
 #include "apps/payload.h"
 #include "base/parallel.h"
@@ -53,6 +54,27 @@ EventKind KindOf(const files::DecodedEvent& event) {
   if (summary && summary->protocol == chat::kChatProtocol) return kKindChat;
   if (summary && summary->protocol.rfind("nb.identity.", 0) == 0) return kKindIdentity;
   return kKindOther;
+}
+
+EventIndex::Decoded EventIndex::Decode(const crypto::Hash256& hash,
+                                       const std::vector<crypto::Hash256>& refs,
+                                       std::string_view payload) const {
+  Decoded out;
+  // Most chat messages come in the one shape writers produce: decoded and
+  // checked straight from the bytes. The general path below decides the rest.
+  if (auto written =
+          chat::DecodeWrittenChat(hub_->keys().public_key(), hub_->id(), hash, refs, payload)) {
+    out.event = std::move(written->event);
+    out.kind = kKindChat;
+    out.chat = std::move(written->message);
+    return out;
+  }
+  out.event = files::DecodeEvent(hash, refs, payload);
+  if (out.event) {
+    out.kind = KindOf(*out.event);
+    out.chat = DecodeChat(*out.event, out.kind);
+  }
+  return out;
 }
 
 std::optional<chat::ChatMessage> EventIndex::DecodeChat(const files::DecodedEvent& decoded,
@@ -244,9 +266,7 @@ Result<RefreshReport> EventIndex::Refresh(unsigned threads) {
   struct Outcome {
     std::optional<log::ValidEvent> event;
     std::string payload;
-    std::optional<files::DecodedEvent> decoded;
-    EventKind kind = kKindOther;  // computed once: each KindOf parses the payload
-    std::optional<chat::ChatMessage> chat;
+    Decoded decoded;
     std::optional<std::string> refused;
   };
   // Storing a slice (one thread: SQLite) overlaps with verifying the next
@@ -265,20 +285,17 @@ Result<RefreshReport> EventIndex::Refresh(unsigned threads) {
         continue;
       }
       if (!outcome.event) continue;
-      if (c.recheck) {
-        // Still valid (e.g. the same event re-serialized): only the stat is new.
-        NB_RETURN_IF_ERROR(Store(c.hash, c.stat, outcome.event->envelope.block_refs,
-                                 outcome.decoded ? &*outcome.decoded : nullptr, outcome.kind,
-                                 outcome.payload, outcome.chat ? &*outcome.chat : nullptr));
-        continue;
-      }
+      auto& decoded = outcome.decoded;
       NB_RETURN_IF_ERROR(Store(c.hash, c.stat, outcome.event->envelope.block_refs,
-                               outcome.decoded ? &*outcome.decoded : nullptr, outcome.kind,
-                               outcome.payload, outcome.chat ? &*outcome.chat : nullptr));
-      if (!outcome.decoded) {
+                               decoded.event ? &*decoded.event : nullptr, decoded.kind,
+                               outcome.payload, decoded.chat ? &*decoded.chat : nullptr));
+      // A recheck that still verifies (e.g. the same event re-serialized):
+      // only the stat is new.
+      if (c.recheck) continue;
+      if (!decoded.event) {
         ++report.undecodable;
       } else if (keep_added_) {
-        report.added.push_back(std::move(*outcome.decoded));
+        report.added.push_back(std::move(*decoded.event));
       } else {
         ++report.added_count;
       }
@@ -299,11 +316,7 @@ Result<RefreshReport> EventIndex::Refresh(unsigned threads) {
       }
       auto payload = hub_->DecryptPayload(*valid);
       if (payload.ok()) {
-        outcomes[i].decoded = files::DecodeEvent(valid->hash, valid->envelope.block_refs, *payload);
-        if (outcomes[i].decoded) {
-          outcomes[i].kind = KindOf(*outcomes[i].decoded);
-          outcomes[i].chat = DecodeChat(*outcomes[i].decoded, outcomes[i].kind);
-        }
+        outcomes[i].decoded = Decode(valid->hash, valid->envelope.block_refs, *payload);
         outcomes[i].payload = std::move(*payload);
       }
       outcomes[i].event = std::move(*valid);
@@ -423,11 +436,9 @@ Status EventIndex::Record(const log::ValidEvent& event, const std::string& paylo
   auto* root = hub_->store().RootWithEvent(hub_->id(), event.hash);
   if (root == nullptr) return MakeError(ErrorCode::kNotFound, "appended event is not on disk");
   NB_ASSIGN_OR_RETURN(store::EntryStat st, root->StatEvent(hub_->id(), event.hash));
-  auto decoded = files::DecodeEvent(event.hash, event.envelope.block_refs, payload);
-  EventKind kind = decoded ? KindOf(*decoded) : kKindOther;
-  auto chat = decoded ? DecodeChat(*decoded, kind) : std::nullopt;
-  return Store(event.hash, st, event.envelope.block_refs, decoded ? &*decoded : nullptr, kind,
-               payload, chat ? &*chat : nullptr);
+  Decoded decoded = Decode(event.hash, event.envelope.block_refs, payload);
+  return Store(event.hash, st, event.envelope.block_refs, decoded.event ? &*decoded.event : nullptr,
+               decoded.kind, payload, decoded.chat ? &*decoded.chat : nullptr);
 }
 
 Status EventIndex::RecordAppended(const std::vector<Appended>& events) {
@@ -459,11 +470,10 @@ Status EventIndex::RecordAppended(const std::vector<Appended>& events) {
           Store(event.hash, *stat, event.refs, &stored, kKindFiles, event.payload, nullptr));
       continue;
     }
-    auto decoded = files::DecodeEvent(event.hash, event.refs, event.payload);
-    EventKind kind = decoded ? KindOf(*decoded) : kKindOther;
-    auto chat = decoded ? DecodeChat(*decoded, kind) : std::nullopt;
-    NB_RETURN_IF_ERROR(Store(event.hash, *stat, event.refs, decoded ? &*decoded : nullptr, kind,
-                             event.payload, chat ? &*chat : nullptr));
+    Decoded decoded = Decode(event.hash, event.refs, event.payload);
+    NB_RETURN_IF_ERROR(Store(event.hash, *stat, event.refs,
+                             decoded.event ? &*decoded.event : nullptr, decoded.kind, event.payload,
+                             decoded.chat ? &*decoded.chat : nullptr));
   }
   return txn.Commit();
 }
