@@ -2,6 +2,7 @@
 
 #include "base/json_depth.h"
 
+#include <array>
 #include <nlohmann/json.hpp>
 #include <unordered_set>
 
@@ -148,14 +149,16 @@ bool DecodeLowerHex(std::string_view hex, uint8_t* out) {
   return true;
 }
 
-int Base64Value(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+') return 62;
-  if (c == '/') return 63;
-  return -1;
-}
+// Character -> base64 value (standard alphabet), -1 outside it.
+constexpr std::array<int8_t, 256> kBase64Values = [] {
+  std::array<int8_t, 256> table{};
+  for (auto& v : table) v = -1;
+  constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  for (int i = 0; i < 64; ++i) table[static_cast<uint8_t>(kAlphabet[i])] = static_cast<int8_t>(i);
+  return table;
+}();
+
+int Base64Value(char c) { return kBase64Values[static_cast<uint8_t>(c)]; }
 
 // Whether Base64Encode(Base64Decode(text)) == text: whole quads, padding
 // only where needed, and the bits the padding leaves over all zero.
