@@ -3,6 +3,7 @@
 #include <chrono>
 #include <future>
 #include <map>
+#include <memory>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -302,12 +303,22 @@ Result<RefreshReport> EventIndex::Refresh(unsigned threads) {
     }
     return txn.Commit();
   };
+  // A long replay (a cold open of a big hub) is shown to whoever watches
+  // the hub; a few new events are not worth a line.
+  constexpr size_t kProgressFrom = 2000;
+  ProgressObserver* progress =
+      candidates.size() >= kProgressFrom ? hub_->replay_progress() : nullptr;
+  if (progress != nullptr) progress->Begin(0, candidates.size());
+  // Ends the line however this returns.
+  auto end_progress = [](ProgressObserver* p) { p->End(); };
+  std::unique_ptr<ProgressObserver, decltype(end_progress)> progress_end(progress, end_progress);
   constexpr size_t kSlice = 8192;
   std::future<Status> storing;
   for (size_t begin = 0; begin < candidates.size(); begin += kSlice) {
     size_t n = std::min(kSlice, candidates.size() - begin);
     std::vector<Outcome> outcomes(n);
     ParallelFor(n, threads, [&](size_t i) {
+      if (progress != nullptr) progress->AddFiles(1);
       auto& c = candidates[begin + i];
       auto valid = hub_->log().ReadEvent(c.hash);
       if (!valid.ok()) {
@@ -325,6 +336,7 @@ Result<RefreshReport> EventIndex::Refresh(unsigned threads) {
     storing = std::async(std::launch::async, store_slice, std::move(outcomes), begin);
   }
   if (storing.valid()) NB_RETURN_IF_ERROR(storing.get());
+  progress_end.reset();
 
   if (!report.listed) return report;
   StateDb::Transaction txn(db_);
