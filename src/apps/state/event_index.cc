@@ -312,6 +312,25 @@ Result<RefreshReport> EventIndex::Refresh(unsigned threads) {
   // Ends the line however this returns.
   auto end_progress = [](ProgressObserver* p) { p->End(); };
   std::unique_ptr<ProgressObserver, decltype(end_progress)> progress_end(progress, end_progress);
+  // HubLog::ReadEvent, through the channel directories opened above (no
+  // path walk per file): the first root whose copy verifies wins; a copy
+  // that does not is quarantined and the next root is tried.
+  auto read_event = [&](const crypto::Hash256& hash) -> Result<log::ValidEvent> {
+    std::optional<Error> corrupt;
+    for (size_t r = 0; r < root_count; ++r) {
+      if (!dirs[r]) continue;
+      auto bytes = dirs[r]->ReadEvent(hash);
+      if (!bytes.ok()) {
+        if (bytes.error().code == ErrorCode::kNotFound) continue;
+        return bytes.error();
+      }
+      auto valid = hub_->log().ValidateAt(store.roots()[r], hash, *bytes);
+      if (valid.ok()) return valid;
+      corrupt = valid.error();
+    }
+    if (corrupt) return *corrupt;
+    return MakeError(ErrorCode::kNotFound, "event " + hash.Hex() + " is not in this hub");
+  };
   constexpr size_t kSlice = 8192;
   std::future<Status> storing;
   for (size_t begin = 0; begin < candidates.size(); begin += kSlice) {
@@ -320,7 +339,7 @@ Result<RefreshReport> EventIndex::Refresh(unsigned threads) {
     ParallelFor(n, threads, [&](size_t i) {
       if (progress != nullptr) progress->AddFiles(1);
       auto& c = candidates[begin + i];
-      auto valid = hub_->log().ReadEvent(c.hash);
+      auto valid = read_event(c.hash);
       if (!valid.ok()) {
         if (valid.error().code != ErrorCode::kNotFound) outcomes[i].refused = valid.error().message;
         return;
