@@ -175,6 +175,9 @@ Result<hub::Hub*> Context::OpenHub(bool create) {
     NB_ASSIGN_OR_RETURN(engine::Node * node, OpenNode(create));
     NB_ASSIGN_OR_RETURN(hub::HubKeys keys, Keys());
     NB_ASSIGN_OR_RETURN(hub_, node->OpenHub(std::move(keys), create));
+    // On a terminal, unless -q: Progress itself stays silent elsewhere.
+    replay_progress_ = std::make_unique<ProgressLine>("verifying", !options.quiet, "events");
+    hub_->set_replay_progress(replay_progress_.get());
   }
   return hub_;
 }

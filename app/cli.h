@@ -15,6 +15,7 @@
 #include "engine/hubs.h"
 #include "engine/node.h"
 #include "hub/hub.h"
+#include "progress.h"
 #include "store/store.h"
 
 namespace nb::cli {
@@ -61,6 +62,9 @@ class Context {
   Status Finish();
 
  private:
+  // Shows a long replay of the hub (a cold open verifying its events).
+  // Declared before node_ so that it outlives the hubs that point at it.
+  std::unique_ptr<ProgressLine> replay_progress_;
   std::unique_ptr<engine::Node> node_;
   Result<std::string> ReadSecretOnce();
 

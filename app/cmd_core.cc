@@ -17,6 +17,7 @@
 #include "hub/home.h"
 #include "hub/keyring.h"
 #include "hub/secret_strength.h"
+#include "progress.h"
 
 namespace nb::cli {
 namespace {
@@ -291,6 +292,8 @@ Result<int> VerifyCommand(Context& ctx) {
   NB_ASSIGN_OR_RETURN(store::Store * store, ctx.OpenStore(/*create=*/false));
   engine::VerifyOptions options;
   NB_ASSIGN_OR_RETURN(options.keys, RunKeys(ctx, *store));
+  ProgressLine progress("verifying", !ctx.options.quiet, "events");
+  options.progress = &progress;
   NB_ASSIGN_OR_RETURN(engine::VerifyReport report, engine::VerifyStore(*store, options));
   if (ctx.options.json) {
     Json out{{"store", store->primary().path().string()}};

@@ -8,8 +8,10 @@
 
 namespace nb::cli {
 
-Progress::Progress(std::string verb, uint64_t total_bytes, uint64_t total_files, bool enabled)
+Progress::Progress(std::string verb, uint64_t total_bytes, uint64_t total_files, bool enabled,
+                   std::string unit)
     : verb_(std::move(verb)),
+      unit_(std::move(unit)),
       total_bytes_(total_bytes),
       total_files_(total_files),
       enabled_(enabled && ::isatty(STDERR_FILENO) == 1),
@@ -46,6 +48,11 @@ void Progress::Render(bool /*final*/) {
   uint64_t bytes = bytes_.load(std::memory_order_relaxed);
   uint64_t files = files_.load(std::memory_order_relaxed);
   double elapsed = ElapsedSeconds();
+  if (!unit_.empty()) {
+    std::fprintf(stderr, "\r\033[K%s", CountLine(files, elapsed).c_str());
+    std::fflush(stderr);
+    return;
+  }
   double rate = elapsed > 0 ? static_cast<double>(bytes) / elapsed : 0;
   std::string line = verb_ + " " + HumanBytes(bytes);
   if (total_bytes_ > 0) {
@@ -62,6 +69,30 @@ void Progress::Render(bool /*final*/) {
   }
   std::fprintf(stderr, "\r\033[K%s", line.c_str());
   std::fflush(stderr);
+}
+
+std::string Progress::CountLine(uint64_t done, double elapsed) const {
+  double rate = elapsed > 0 ? static_cast<double>(done) / elapsed : 0;
+  std::string line = verb_ + " " + std::to_string(done);
+  if (total_files_ > 0) {
+    int percent =
+        static_cast<int>(100.0 * static_cast<double>(done) / static_cast<double>(total_files_));
+    line +=
+        "/" + std::to_string(total_files_) + " " + unit_ + " (" + std::to_string(percent) + "%)";
+  } else {
+    line += " " + unit_;
+  }
+  char rate_text[32];
+  if (rate >= 1000) {
+    std::snprintf(rate_text, sizeof(rate_text), "%.1fk", rate / 1000);
+  } else {
+    std::snprintf(rate_text, sizeof(rate_text), "%.0f", rate);
+  }
+  line += ", " + std::string(rate_text) + " " + unit_ + "/s";
+  if (total_files_ > done && rate > 0) {
+    line += ", ETA " + HumanDuration(static_cast<double>(total_files_ - done) / rate);
+  }
+  return line;
 }
 
 std::string HumanDuration(double seconds) {

@@ -1,5 +1,7 @@
 // A progress line on stderr for long work: bytes, files, rate and ETA,
 // redrawn ten times a second while stderr is a terminal; silent otherwise.
+// A line given a `unit` counts items instead of bytes ("verifying 1200/5000
+// events (24%), 15.2k events/s, ETA 0.2 s"): the work's files are those units.
 #pragma once
 
 #include <atomic>
@@ -17,7 +19,8 @@ namespace nb::cli {
 
 class Progress {
  public:
-  Progress(std::string verb, uint64_t total_bytes, uint64_t total_files, bool enabled);
+  Progress(std::string verb, uint64_t total_bytes, uint64_t total_files, bool enabled,
+           std::string unit = "");
   ~Progress();
   Progress(const Progress&) = delete;
   Progress& operator=(const Progress&) = delete;
@@ -31,8 +34,10 @@ class Progress {
 
  private:
   void Render(bool final);
+  std::string CountLine(uint64_t done, double elapsed) const;
 
   std::string verb_;
+  std::string unit_;  // empty: bytes and files
   uint64_t total_bytes_;
   uint64_t total_files_;
   bool enabled_;
@@ -49,10 +54,15 @@ class Progress {
 // engine knows the size of the work) to End.
 class ProgressLine : public engine::ProgressObserver {
  public:
-  ProgressLine(std::string verb, bool enabled)
-      : verb_(std::move(verb)), enabled_(enabled), start_(std::chrono::steady_clock::now()) {}
+  ProgressLine(std::string verb, bool enabled, std::string unit = "")
+      : verb_(std::move(verb)),
+        unit_(std::move(unit)),
+        enabled_(enabled),
+        start_(std::chrono::steady_clock::now()) {}
+  // May be called again after End, for the next piece of work.
   void Begin(uint64_t total_bytes, uint64_t total_files) override {
-    line_.emplace(verb_, total_bytes, total_files, enabled_);
+    line_.reset();
+    line_.emplace(verb_, total_bytes, total_files, enabled_, unit_);
   }
   void SetBytes(uint64_t bytes) override {
     if (line_) line_->SetBytes(bytes);
@@ -73,6 +83,7 @@ class ProgressLine : public engine::ProgressObserver {
 
  private:
   std::string verb_;
+  std::string unit_;
   bool enabled_;
   std::chrono::steady_clock::time_point start_;
   std::optional<Progress> line_;

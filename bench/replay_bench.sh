@@ -6,6 +6,10 @@
 # signature-verification limit measured in the same run (ECDSA P-256
 # verifies per second x cores). One table.
 #
+# Cold replays run NB_BENCH_COLD_RUNS times (default 3, alternating with
+# nothing else) and the fastest is shown: the machine is shared, so the
+# minimum is the least disturbed run. CPU s is user + system time.
+#
 #   NB_BENCH_MIXED=20000 NB_BENCH_CHAT=100000 bench/replay_bench.sh   # quicker
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +19,7 @@ BUILD="$PWD/${NEARBYTES_BUILD_DIR:-build}"
 NB="$BUILD/nearbytes"
 MIXED="${NB_BENCH_MIXED:-100000}"
 CHAT="${NB_BENCH_CHAT:-1000000}"
+COLD_RUNS="${NB_BENCH_COLD_RUNS:-3}"
 WORK="$(mktemp -d "${NB_BENCH_DIR:-/var/tmp}/nbreplay.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
 export NEARBYTES_SECRET='bench:replay benchmark' NEARBYTES_HOME="$WORK/home"
@@ -25,41 +30,64 @@ CORES=$(nproc)
 LIMIT=$((VERIFY * CORES))
 
 ROWS=()
-measure() {  # LABEL EVENTS CMD...
-  local label="$1" events="$2"; shift 2
-  /usr/bin/time -f "%e %M" -o "$WORK/t" "$@" > /dev/null 2> "$WORK/err" || {
+run_once() {  # LABEL CMD... -> sets wall cpu rss
+  local label="$1"; shift
+  /usr/bin/time -f "%e %U %S %M" -o "$WORK/t" "$@" > /dev/null 2> "$WORK/err" || {
     echo "FAILED: $label" >&2; cat "$WORK/err" >&2; return 1; }
-  read -r wall rss < "$WORK/t"
-  ROWS+=("$label|$wall|$((rss / 1024))|$events")
+  local user sys
+  read -r wall user sys rss < "$WORK/t"
+  cpu=$(echo "$user + $sys" | bc)
+}
+measure() {  # LABEL EVENTS VERIFIES-PER-EVENT CMD...
+  local label="$1" events="$2" per="$3"; shift 3
+  run_once "$label" "$@"
+  ROWS+=("$label|$wall|$cpu|$((rss / 1024))|$events|$per")
+}
+# Cold: the fastest of COLD_RUNS runs, each from an empty .nearbytes/.
+measure_cold() {  # LABEL STORE EVENTS VERIFIES-PER-EVENT CMD...
+  local label="$1" store="$2" events="$3" per="$4"; shift 4
+  local best_wall="" best_cpu="" best_rss=""
+  for ((run = 0; run < COLD_RUNS; run++)); do
+    rm -rf "$store/.nearbytes"
+    sync
+    run_once "$label" "$@"
+    if [[ -z $best_wall ]] || (($(echo "$wall < $best_wall" | bc))); then
+      best_wall=$wall best_cpu=$cpu best_rss=$rss
+    fi
+  done
+  ROWS+=("$label (min of $COLD_RUNS)|$best_wall|$best_cpu|$((best_rss / 1024))|$events|$per")
 }
 
-run_hub() {  # NAME KIND COUNT READ-CMD...
-  local name="$1" kind="$2" count="$3"; shift 3
+run_hub() {  # NAME KIND COUNT VERIFIES-PER-EVENT READ-CMD...
+  local name="$1" kind="$2" count="$3" per="$4"; shift 4
   local store="$WORK/$name"
   echo "generating $count $kind events ..." >&2
   "$BUILD/bench/gen_hub" "$store" "$NEARBYTES_SECRET" "$kind" "$count"
   sync
-  rm -rf "$store/.nearbytes"
-  measure "$name: cold replay" "$count" "$NB" --store "$store" -q "$@"
-  measure "$name: warm, nothing new" 0 "$NB" --store "$store" -q "$@"
+  measure_cold "$name: cold replay" "$store" "$count" "$per" "$NB" --store "$store" -q "$@"
+  measure "$name: warm, nothing new" 0 1 "$NB" --store "$store" -q "$@"
   "$BUILD/bench/gen_hub" "$store" "$NEARBYTES_SECRET" "$kind" 100 2> /dev/null
-  measure "$name: warm, 100 new events" 100 "$NB" --store "$store" -q "$@"
-  measure "$name: chat --limit 50 (warm)" 0 "$NB" --store "$store" -q chat --limit 50
+  measure "$name: warm, 100 new events" 100 1 "$NB" --store "$store" -q "$@"
+  measure "$name: chat --limit 50 (warm)" 0 1 "$NB" --store "$store" -q chat --limit 50
 }
 
-run_hub "mixed ${MIXED}" files "$MIXED" conflicts
-run_hub "chat ${CHAT}" chat "$CHAT" chat --limit 50
+# The limit counts one verify per event of the mixed hub (as issue 14 does;
+# its chat events, about 30%, carry a second signature) and two per event
+# of the chat hub (event and chat record).
+run_hub "mixed ${MIXED}" files "$MIXED" 1 conflicts
+run_hub "chat ${CHAT}" chat "$CHAT" 2 chat --limit 50
 
 printf '\nECDSA P-256 verify: %d/s per core x %d cores = %d/s (the limit)\n' "$VERIFY" "$CORES" "$LIMIT"
-printf '%-40s %8s %9s %12s %10s\n' "run" "wall s" "RSS MiB" "events/s" "x limit"
+printf '%-48s %8s %8s %9s %12s %10s\n' "run" "wall s" "CPU s" "RSS MiB" "events/s" "x limit"
 for row in "${ROWS[@]}"; do
-  IFS='|' read -r label wall rss events <<< "$row"
+  IFS='|' read -r label wall cpu rss events per <<< "$row"
   if [[ $events -gt 100 ]]; then
     rate=$(echo "$events / $wall" | bc)
-    ratio=$(echo "scale=2; $wall / ($events / $LIMIT)" | bc)
+    ratio=$(echo "scale=2; $wall / ($events * $per / $LIMIT)" | bc)
   else
     rate="-"; ratio="-"
   fi
-  printf '%-40s %8s %9s %12s %10s\n' "$label" "$wall" "$rss" "$rate" "$ratio"
+  printf '%-48s %8s %8s %9s %12s %10s\n' "$label" "$wall" "$cpu" "$rss" "$rate" "$ratio"
 done
-echo "(x limit: cold wall time over events/limit; a chat event also carries a record signature, so it costs two verifies)"
+echo "(x limit: cold wall time over verifies/limit, verifies = events for the mixed hub and"
+echo " 2 x events for the chat hub, whose events each carry a chat record signature too)"

@@ -7,6 +7,7 @@
 #include <openssl/obj_mac.h>
 #include <openssl/param_build.h>
 
+#include <cstring>
 #include <stdexcept>
 
 #include "crypto/opaque_key.h"
@@ -51,23 +52,54 @@ std::shared_ptr<OpaqueKey> BuildKey(ByteSpan public_point, const BIGNUM* private
   return std::make_shared<OpaqueKey>(pkey);
 }
 
-// Converts r||s to the DER form OpenSSL verifies.
-std::optional<Bytes> CompactToDer(ByteSpan sig) {
-  EcdsaSigPtr s(ECDSA_SIG_new());
-  if (!s) return std::nullopt;
-  BIGNUM* r = BN_bin2bn(sig.data(), 32, nullptr);
-  BIGNUM* sv = BN_bin2bn(sig.data() + 32, 32, nullptr);
-  if (r == nullptr || sv == nullptr || ECDSA_SIG_set0(s.get(), r, sv) != 1) {
-    BN_free(r);
-    BN_free(sv);
-    return std::nullopt;
+// Writes r||s as the DER form OpenSSL verifies: SEQUENCE { INTEGER r,
+// INTEGER s }, each minimal (no leading zero bytes, one 0x00 before a high
+// bit), which is the only form OpenSSL accepts. Returns the length (<= 72).
+// Done by hand: building it through ECDSA_SIG and two BIGNUMs cost about as
+// much as the rest of a verification's bookkeeping.
+size_t CompactToDerInto(const uint8_t* sig, uint8_t* out) {
+  auto put_integer = [](const uint8_t* value, uint8_t* o) -> size_t {
+    size_t skip = 0;
+    while (skip < 31 && value[skip] == 0) ++skip;
+    const size_t length = 32 - skip;
+    const bool pad = (value[skip] & 0x80) != 0;
+    o[0] = 0x02;
+    o[1] = static_cast<uint8_t>(length + (pad ? 1 : 0));
+    size_t n = 2;
+    if (pad) o[n++] = 0x00;
+    std::memcpy(o + n, value + skip, length);
+    return n + length;
+  };
+  out[0] = 0x30;
+  size_t n = 2;
+  n += put_integer(sig, out + n);
+  n += put_integer(sig + 32, out + n);
+  out[1] = static_cast<uint8_t>(n - 2);
+  return n;
+}
+
+// A verification context per thread, kept for the last key it verified
+// with: creating one (and fetching ECDSA from the provider) per signature
+// cost several percent of a cold replay. The context holds a reference to
+// its key, so the cached pointer cannot be reused by another key meanwhile.
+struct VerifyContextCache {
+  EVP_PKEY* pkey = nullptr;
+  EVP_PKEY_CTX* ctx = nullptr;
+  ~VerifyContextCache() { EVP_PKEY_CTX_free(ctx); }
+};
+
+EVP_PKEY_CTX* ThreadVerifyContext(EVP_PKEY* pkey) {
+  thread_local VerifyContextCache cache;
+  if (cache.ctx != nullptr && cache.pkey == pkey) return cache.ctx;
+  EVP_PKEY_CTX_free(cache.ctx);
+  cache.ctx = EVP_PKEY_CTX_new(pkey, nullptr);
+  cache.pkey = pkey;
+  if (cache.ctx == nullptr || EVP_PKEY_verify_init(cache.ctx) != 1) {
+    EVP_PKEY_CTX_free(cache.ctx);
+    cache.ctx = nullptr;
+    cache.pkey = nullptr;
   }
-  int len = i2d_ECDSA_SIG(s.get(), nullptr);
-  if (len <= 0) return std::nullopt;
-  Bytes der(static_cast<size_t>(len));
-  uint8_t* p = der.data();
-  i2d_ECDSA_SIG(s.get(), &p);
-  return der;
+  return cache.ctx;
 }
 
 }  // namespace
@@ -97,20 +129,19 @@ bool PublicKey::Verify(ByteSpan message, ByteSpan signature) const {
 }
 
 bool PublicKey::VerifyDigest(const Hash256& digest, ByteSpan signature) const {
-  Bytes der;
+  uint8_t der[72];
+  size_t der_size = 0;
   if (signature.size() == kSignatureSize) {
-    auto converted = CompactToDer(signature);
-    if (!converted) return false;
-    der = std::move(*converted);
+    der_size = CompactToDerInto(signature.data(), der);
   } else if (signature.size() > 8 && signature.size() <= 72 && signature[0] == 0x30) {
-    der.assign(signature.begin(), signature.end());
+    std::memcpy(der, signature.data(), signature.size());
+    der_size = signature.size();
   } else {
     return false;
   }
-  PkeyCtxPtr ctx(EVP_PKEY_CTX_new(key_->pkey, nullptr));
-  if (!ctx || EVP_PKEY_verify_init(ctx.get()) != 1) return false;
-  return EVP_PKEY_verify(ctx.get(), der.data(), der.size(), digest.bytes.data(),
-                         digest.bytes.size()) == 1;
+  EVP_PKEY_CTX* ctx = ThreadVerifyContext(key_->pkey);
+  if (ctx == nullptr) return false;
+  return EVP_PKEY_verify(ctx, der, der_size, digest.bytes.data(), digest.bytes.size()) == 1;
 }
 
 PrivateKey::PrivateKey(std::shared_ptr<OpaqueKey> key, PublicKey public_key)

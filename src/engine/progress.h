@@ -1,25 +1,11 @@
-// How long engine operations report progress: through this interface, never
-// by printing. A face (the CLI's progress line, the daemon's status) gives
-// one; nullptr means nobody is watching. Calls may come from worker threads
-// (ingest reads files on several), so implementations must be thread-safe.
+// How long engine operations report progress (base/progress.h): a face
+// gives a ProgressObserver, nullptr means nobody is watching.
 #pragma once
 
-#include <cstdint>
+#include "base/progress.h"
 
 namespace nb::engine {
 
-class ProgressObserver {
- public:
-  virtual ~ProgressObserver() = default;
-  // The work is sized: `total_bytes` and `total_files` (0 when unknown).
-  // Called once, before any other call.
-  virtual void Begin(uint64_t total_bytes, uint64_t total_files) = 0;
-  // Bytes done so far (absolute) or just done (relative).
-  virtual void SetBytes(uint64_t bytes) = 0;
-  virtual void AddBytes(uint64_t bytes) = 0;
-  virtual void AddFiles(uint64_t files) = 0;
-  // The long part is over (what follows is quick: committing, summing up).
-  virtual void End() = 0;
-};
+using ProgressObserver = nb::ProgressObserver;
 
 }  // namespace nb::engine

@@ -32,6 +32,16 @@ Result<VerifyReport> VerifyStore(store::Store& store, const VerifyOptions& optio
       report.problems.push_back(status.error().message);
     }
   };
+  // Every channel's event files are listed first, so that progress knows
+  // how many there are to verify.
+  struct Listing {
+    store::StorageRoot* root;
+    std::string channel;
+    crypto::PublicKey key;
+    std::vector<crypto::Hash256> hashes;
+  };
+  std::vector<Listing> listings;
+  uint64_t total_events = 0;
   for (auto& root : store.roots()) {
     report.temps_reaped += root.ReapStaleTemps();
     NB_ASSIGN_OR_RETURN(auto channels, root.ListChannels());
@@ -41,19 +51,33 @@ Result<VerifyReport> VerifyStore(store::Store& store, const VerifyOptions& optio
         report.problems.push_back("channel " + channel + " is not a valid public key");
         continue;
       }
-      log::HubLog log(&store, *key);
       NB_ASSIGN_OR_RETURN(auto hashes, root.ListEvents(channel));
-      auto& events = valid[channel];
-      ParallelFor(hashes.size(), 0, [&](size_t i) {
-        auto bytes = root.ReadEventFile(channel, hashes[i]);
-        if (!bytes.ok()) return record(bytes.error(), &report.events_ok);
-        auto event = log.ValidateAt(root, hashes[i], *bytes);
-        if (!event.ok()) return record(event.error(), &report.events_ok);
-        record(Status::Ok(), &report.events_ok);
-        std::lock_guard<std::mutex> lock(mu);
-        events.push_back(std::move(*event));
-      });
+      total_events += hashes.size();
+      listings.push_back(Listing{&root, channel, std::move(*key), std::move(hashes)});
     }
+  }
+  ProgressObserver* progress = options.progress;
+  if (progress != nullptr) progress->Begin(0, total_events);
+  for (const auto& listing : listings) {
+    store::StorageRoot& root = *listing.root;
+    const std::string& channel = listing.channel;
+    const auto& hashes = listing.hashes;
+    log::HubLog log(&store, listing.key);
+    auto& events = valid[channel];
+    ParallelFor(hashes.size(), 0, [&](size_t i) {
+      if (progress != nullptr) progress->AddFiles(1);
+      auto bytes = root.ReadEventFile(channel, hashes[i]);
+      if (!bytes.ok()) return record(bytes.error(), &report.events_ok);
+      auto event = log.ValidateAt(root, hashes[i], *bytes);
+      if (!event.ok()) return record(event.error(), &report.events_ok);
+      record(Status::Ok(), &report.events_ok);
+      std::lock_guard<std::mutex> lock(mu);
+      events.push_back(std::move(*event));
+    });
+  }
+  if (progress != nullptr) progress->End();
+  listings.clear();
+  for (auto& root : store.roots()) {
     std::vector<crypto::Hash256> blocks;
     NB_RETURN_IF_ERROR(root.ForEachBlock([&](const crypto::Hash256& h) { blocks.push_back(h); }));
     ParallelFor(blocks.size(), 0,

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "engine/hub_references.h"
+#include "engine/progress.h"
 #include "hub/hub.h"
 #include "store/store.h"
 
@@ -22,6 +23,9 @@ namespace nb::engine {
 struct VerifyOptions {
   // Keys of the hubs this run can read (hub id -> keys): chunks and paths.
   std::map<std::string, hub::HubKeys> keys;
+  // Told of the event files as they are verified (files: every event file
+  // of every channel and root); nullptr: nobody watches.
+  ProgressObserver* progress = nullptr;
 };
 
 // A referenced block the store cannot serve.

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include "base/progress.h"
 #include "crypto/aead.h"
 #include "crypto/ecdsa.h"
 #include "crypto/keys.h"
@@ -62,10 +63,18 @@ class Hub {
     return keys_.OpenPayload(event.envelope.ciphertext);
   }
 
+  // Who watches long replays of this hub (a cold open verifying many
+  // events: Begin with the events to verify as files, AddFiles as they are
+  // verified); nullptr (the default): nobody. Whoever sets it keeps it alive
+  // while the hub is used.
+  void set_replay_progress(ProgressObserver* progress) { replay_progress_ = progress; }
+  ProgressObserver* replay_progress() const { return replay_progress_; }
+
  private:
   Hub(store::Store* store, HubKeys keys);
   HubKeys keys_;
   log::HubLog log_;
+  ProgressObserver* replay_progress_ = nullptr;
 };
 
 }  // namespace nb::hub

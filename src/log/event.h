@@ -9,6 +9,7 @@
 // hashing, so formatting, key order, hex case and extra fields do not matter.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -66,6 +67,14 @@ struct ValidEvent {
 
 // Parses an event file without checking hash or signature.
 Result<ParsedEvent> ParseEventFile(ByteSpan file);
+
+// Parses a file holding exactly the canonical bytes (what we and the
+// reference write: no whitespace, keys in order, lower-case hex, canonical
+// padded base64 for the ciphertext). Its envelope's bytes are then a slice
+// of the file, hashed as they are into `envelope_hash`: no JSON tree, no
+// re-serialization. nullopt for any other file, which ParseEventFile and
+// HashEnvelope handle; whenever this answers, they give the same answer.
+std::optional<ParsedEvent> ParseCanonicalEventFile(ByteSpan file, Hash256* envelope_hash);
 
 // Full validation against the channel it was found in and the name it had.
 // On failure the error message starts with the reject code.

@@ -76,6 +76,46 @@ Result<EntryStat> ChannelDir::StatEvent(const Hash256& hash) const {
   return EntryStat{static_cast<uint64_t>(st.st_size), MtimeNs(st)};
 }
 
+Result<Bytes> ChannelDir::ReadEvent(const Hash256& hash) const {
+  auto name = EventFileName(hash);
+  // O_NONBLOCK: opening a FIFO must not hang before fstat can refuse it.
+  int fd = ::openat(fd_, name.data(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
+    int error = errno;
+    if (error == ENOENT) return MakeError(ErrorCode::kNotFound, "no event file");
+    return MakeError(ErrorCode::kIo, std::string("cannot open an event file: ") + ErrnoText(error));
+  }
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    return MakeError(ErrorCode::kIo, std::string("cannot stat an event file: ") + ErrnoText(errno));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    return MakeError(ErrorCode::kCorrupt, std::string(name.data()) + " is not a regular file");
+  }
+  if (static_cast<uint64_t>(st.st_size) > kMaxEventFileSize) {
+    return MakeError(ErrorCode::kCorrupt, std::string(name.data()) + " is larger than " +
+                                              std::to_string(kMaxEventFileSize) + " bytes");
+  }
+  Bytes out(static_cast<size_t>(st.st_size));
+  size_t done = 0;
+  while (done < out.size()) {
+    ssize_t n = ::read(fd, out.data() + done, out.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return MakeError(ErrorCode::kIo,
+                       std::string("cannot read an event file: ") + ErrnoText(errno));
+    }
+    if (n == 0) break;  // the file shrank under us; the hash check will notice
+    done += static_cast<size_t>(n);
+  }
+  out.resize(done);
+  return out;
+}
+
 Result<std::vector<Hash256>> ChannelDir::ListEvents() const {
   // readdir consumes the descriptor it is given: list through a copy, from
   // the start, so this object can be listed again and used meanwhile.

@@ -35,6 +35,11 @@ class ChannelDir {
   Result<EntryStat> StatEvent(const Hash256& hash) const;
   // Event hashes from well-formed names only, sorted.
   Result<std::vector<Hash256>> ListEvents() const;
+  // The bytes of one event file, as StorageRoot::ReadEventFile reads them
+  // (kNotFound if it is not there; kCorrupt if it is not a regular file or
+  // is larger than kMaxEventFileSize), opened relative to the directory: a
+  // cold replay reads every event file of the hub.
+  Result<Bytes> ReadEvent(const Hash256& hash) const;
 
  private:
   ChannelDir(int fd, int64_t mtime_ns) : fd_(fd), mtime_ns_(mtime_ns) {}

@@ -151,6 +151,39 @@ TEST(Ecdsa, SignVerifyRoundTripAndMalformedInput) {
   EXPECT_FALSE(PublicKey::FromHex("zz").ok());
 }
 
+// r||s is turned into minimal DER by hand: r and s with leading zero bytes
+// (about 1 in 256 signatures) and with the high bit set (half of them) must
+// verify, and keys used in turn on one thread must not mix up.
+TEST(Ecdsa, EveryShapeOfROrSVerifies) {
+  Scalar a_scalar{}, b_scalar{};
+  a_scalar[31] = 11;
+  b_scalar[31] = 13;
+  auto a = PrivateKey::FromScalar(a_scalar);
+  auto b = PrivateKey::FromScalar(b_scalar);
+  ASSERT_TRUE(a.ok() && b.ok());
+  bool r_zero = false, s_zero = false, r_high = false, s_high = false;
+  for (int i = 0; i < 6000 && !(r_zero && s_zero && r_high && s_high); ++i) {
+    Hash256 digest = Sha256(ToBytes("message " + std::to_string(i)));
+    Signature sig = a->SignDigest(digest);
+    bool notable = (sig[0] == 0 && !r_zero) || (sig[32] == 0 && !s_zero) ||
+                   (sig[0] >= 0x80 && !r_high) || (sig[32] >= 0x80 && !s_high) || i < 50;
+    if (!notable) continue;
+    r_zero |= sig[0] == 0;
+    s_zero |= sig[32] == 0;
+    r_high |= sig[0] >= 0x80;
+    s_high |= sig[32] >= 0x80;
+    EXPECT_TRUE(a->public_key().VerifyDigest(digest, sig)) << i;
+    EXPECT_FALSE(b->public_key().VerifyDigest(digest, sig)) << i;
+    Signature flipped = sig;
+    flipped[63] ^= 1;
+    EXPECT_FALSE(a->public_key().VerifyDigest(digest, flipped)) << i;
+  }
+  EXPECT_TRUE(r_zero && s_zero && r_high && s_high);
+  Signature zero_r{};
+  std::fill(zero_r.begin() + 32, zero_r.end(), 0x11);
+  EXPECT_FALSE(a->public_key().VerifyDigest(Sha256(ToBytes("x")), zero_r));
+}
+
 TEST(HashVectors, Sha256OneShotAndStreamingMatchTheReference) {
   const auto& vectors = Vectors()["hashes"]["vectors"];
   ASSERT_FALSE(vectors.empty());

@@ -4,9 +4,12 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <thread>
 
+#include "apps/canonical_json.h"
 #include "apps/state/event_index.h"
+#include "store/batch_publisher.h"
 #include "testing/test_support.h"
 
 namespace nb::apps::state {
@@ -100,6 +103,90 @@ TEST_F(EventIndexTest, VanishedAndCorruptFilesLeaveTheIndex) {
   auto all = index.LoadAll();
   ASSERT_EQ(all->size(), 1u);
   EXPECT_EQ((*all)[0].files->path, "b");
+}
+
+// Counts what a replay tells its watcher.
+class CountingProgress : public ProgressObserver {
+ public:
+  void Begin(uint64_t total_bytes, uint64_t total_files) override {
+    ++begins;
+    EXPECT_EQ(total_bytes, 0u);
+    total = total_files;
+  }
+  void SetBytes(uint64_t) override {}
+  void AddBytes(uint64_t) override {}
+  void AddFiles(uint64_t files) override { done += files; }
+  void End() override { ++ends; }
+
+  int begins = 0, ends = 0;
+  uint64_t total = 0;
+  std::atomic<uint64_t> done{0};
+};
+
+TEST_F(EventIndexTest, LongReplaysReportProgressShortOnesDoNot) {
+  CountingProgress progress;
+  hub_->set_replay_progress(&progress);
+  {
+    store::BatchPublisher batch(&store_->primary());
+    for (int i = 0; i < 2100; ++i) {
+      auto payload = chat::BuildChatPayload(hub_->keys().signing_key(),
+                                            "message " + std::to_string(i), 1000 + i);
+      ASSERT_TRUE(hub_->AppendPayloadStaged(*payload, {}, batch).ok());
+    }
+    ASSERT_TRUE(batch.Commit().ok());
+  }
+  EventIndex index(db_.get(), hub_.get());
+  index.KeepAdded(false);
+  auto cold = index.Refresh();
+  ASSERT_TRUE(cold.ok()) << cold.error().message;
+  EXPECT_EQ(cold->added_count, 2100u);
+  EXPECT_EQ(progress.begins, 1);
+  EXPECT_EQ(progress.ends, 1);
+  EXPECT_EQ(progress.total, 2100u);
+  EXPECT_EQ(progress.done.load(), 2100u);
+
+  AppendMkdir("a", 5000);
+  AgeChannelDir();
+  ASSERT_TRUE(index.Refresh().ok());
+  EXPECT_EQ(progress.begins, 1);  // one new event: no line
+  hub_->set_replay_progress(nullptr);
+}
+
+// Chat records through the index: a written one (the direct decoder), one
+// whose body was changed after signing, one for another hub and one with an
+// author claim; only the first shows as verified, all are listed.
+TEST_F(EventIndexTest, ForgedChatRecordsStayUnverified) {
+  const auto& key = hub_->keys().signing_key();
+  auto written = chat::BuildChatPayload(key, "genuine", 100);
+  auto record = nlohmann::json::parse(nlohmann::json::parse(*written)["record"].get<std::string>());
+  auto forged = record;
+  forged["body"] = "forged";
+  auto other = record;
+  auto other_keys = *hub::HubKeys::FromSecret("index:other");
+  other["k"] = other_keys.id();
+  auto claimed = record;
+  claimed["a"] = other_keys.id();
+  claimed["as"] = Base64UrlEncode(other_keys.signing_key().Sign(AsBytes("not this record")));
+  ASSERT_TRUE(hub_->AppendPayload(*written, {}).ok());
+  int64_t at = 101;
+  for (const auto& r : {forged, other, claimed}) {
+    ASSERT_TRUE(
+        hub_->AppendPayload(
+                AppRecordPayload(chat::kChatProtocol, CanonicalJson(r), hub_->id(), at++), {})
+            .ok());
+  }
+  EventIndex index(db_.get(), hub_.get());
+  ASSERT_TRUE(index.Refresh().ok());
+  auto messages = index.ChatMessages();
+  ASSERT_TRUE(messages.ok());
+  ASSERT_EQ(messages->size(), 4u);
+  EXPECT_EQ((*messages)[0].body, "genuine");
+  EXPECT_TRUE((*messages)[0].verified);
+  EXPECT_EQ((*messages)[1].body, "forged");
+  EXPECT_FALSE((*messages)[1].verified);
+  EXPECT_FALSE((*messages)[2].verified);  // another hub's k
+  EXPECT_TRUE((*messages)[3].verified);   // the hub signature holds ...
+  EXPECT_EQ((*messages)[3].author_status, chat::AuthorStatus::kForged);  // ... the author's not
 }
 
 TEST(StateDbTest, GarbageDatabaseIsSetAsideAndRebuilt) {

@@ -2,6 +2,8 @@
 // lenient reading, and every file-validation case.
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include "hub/hub.h"
 #include "log/event.h"
 #include "testing/test_support.h"
@@ -116,6 +118,104 @@ TEST(EventReader, RefusesMalformedFiles) {
     EXPECT_FALSE(result.ok()) << text;
     EXPECT_EQ(rejection, Rejection::kDeserializeFailed) << text;
   }
+}
+
+// The direct parser of canonical files against the general one: over
+// generated files and mutations of them (whitespace, key order, case,
+// padding, leftover base64 bits, extra fields, flipped bytes, truncation),
+// it either declines or gives the general parse and hash exactly.
+TEST(EventReader, CanonicalParserAgreesWithTheGeneralOne) {
+  std::mt19937_64 rng(4);
+  auto random_bytes = [&](size_t n) {
+    Bytes out(n);
+    for (auto& b : out) b = static_cast<uint8_t>(rng());
+    return out;
+  };
+  auto random_hash = [&] {
+    Hash256 h;
+    for (auto& b : h.bytes) b = static_cast<uint8_t>(rng());
+    return h;
+  };
+  const std::string key_hex = HexEncode(random_bytes(65));
+  size_t direct = 0, declined = 0;
+  for (int i = 0; i < 4000; ++i) {
+    Envelope envelope;
+    envelope.public_key_hex = key_hex;
+    for (size_t n = rng() % 4; n > 0; --n) envelope.block_refs.push_back(random_hash());
+    envelope.ciphertext = random_bytes(rng() % 40);
+    std::string file = SerializeEventFile(envelope, random_bytes(64));
+    switch (rng() % 12) {
+      case 0:
+      case 1:
+      case 2:
+        break;  // as written
+      case 3:   // a flipped byte
+        file[rng() % file.size()] ^= static_cast<char>(1 << (rng() % 8));
+        break;
+      case 4:  // truncated
+        file.resize(rng() % file.size());
+        break;
+      case 5:  // whitespace somewhere
+        file.insert(rng() % file.size(), 1, " \n\t"[rng() % 3]);
+        break;
+      case 6: {  // a hex digit in upper case
+        size_t at = file.find_first_of("abcdef", rng() % file.size());
+        if (at != std::string::npos) file[at] = static_cast<char>(file[at] - 'a' + 'A');
+        break;
+      }
+      case 7: {  // the ciphertext's padding or leftover bits changed
+        size_t at = file.find("\"},\"signature\"");
+        if (at != std::string::npos && file[at - 1] == '=') {
+          size_t data = file.find_last_not_of('=', at - 1);
+          file[data] = "AQgw/+"[rng() % 6];
+        } else if (at != std::string::npos) {
+          file.insert(at, "==");
+        }
+        break;
+      }
+      case 8: {  // an extra field in the envelope
+        size_t at = file.find(",\"ciphertext\"");
+        file.insert(at, ",\"x\":1");
+        break;
+      }
+      case 9: {  // envelope keys reordered
+        size_t refs = file.find(",\"blockRefs\"");
+        size_t ct = file.find(",\"ciphertext\"");
+        std::string refs_part = file.substr(refs, ct - refs);
+        file.erase(refs, ct - refs);
+        size_t end = file.find("\"},\"signature\"") + 1;
+        file.insert(end, refs_part);
+        break;
+      }
+      case 10: {  // an escaped character in a string
+        size_t at = file.find("\"0.2\"");
+        file.replace(at, 5, "\"\\u0030.2\"");
+        break;
+      }
+      default: {  // a signature with an escape, or of odd length
+        size_t at = file.rfind('"');
+        file.insert(at, rng() % 2 ? "\\/" : "AA");
+        break;
+      }
+    }
+    ByteSpan bytes = AsBytes(file);
+    Hash256 hash;
+    auto fast = ParseCanonicalEventFile(bytes, &hash);
+    if (!fast) {
+      ++declined;
+      continue;
+    }
+    ++direct;
+    auto general = ParseEventFile(bytes);
+    ASSERT_TRUE(general.ok()) << file;
+    EXPECT_EQ(hash, HashEnvelope(general->envelope)) << file;
+    EXPECT_EQ(fast->envelope.public_key_hex, general->envelope.public_key_hex);
+    EXPECT_EQ(fast->envelope.block_refs, general->envelope.block_refs);
+    EXPECT_EQ(fast->envelope.ciphertext, general->envelope.ciphertext);
+    EXPECT_EQ(fast->signature, general->signature) << file;
+  }
+  EXPECT_GT(direct, 1000u);
+  EXPECT_GT(declined, 1000u);
 }
 
 }  // namespace

@@ -3,9 +3,11 @@
 #include <chrono>
 #include <future>
 #include <map>
+#include <memory>
 #include <unordered_map>
 #include <unordered_set>
 
+#include "apps/chat/written_chat.h"
 #include "apps/hub_timeline.h"
 #include "apps/payload.h"
 #include "base/parallel.h"
@@ -56,6 +58,27 @@ EventKind KindOf(const files::DecodedEvent& event) {
   if (summary && summary->protocol == chat::kChatProtocol) return kKindChat;
   if (summary && summary->protocol.rfind("nb.identity.", 0) == 0) return kKindIdentity;
   return kKindOther;
+}
+
+EventIndex::Decoded EventIndex::Decode(const crypto::Hash256& hash,
+                                       const std::vector<crypto::Hash256>& refs,
+                                       std::string_view payload) const {
+  Decoded out;
+  // Most chat messages come in the one shape writers produce: decoded and
+  // checked straight from the bytes. The general path below decides the rest.
+  if (auto written =
+          chat::DecodeWrittenChat(hub_->keys().public_key(), hub_->id(), hash, refs, payload)) {
+    out.event = std::move(written->event);
+    out.kind = kKindChat;
+    out.chat = std::move(written->message);
+    return out;
+  }
+  out.event = files::DecodeEvent(hash, refs, payload);
+  if (out.event) {
+    out.kind = KindOf(*out.event);
+    out.chat = DecodeChat(*out.event, out.kind);
+  }
+  return out;
 }
 
 std::optional<chat::ChatMessage> EventIndex::DecodeChat(const files::DecodedEvent& decoded,
@@ -227,9 +250,7 @@ Result<RefreshReport> EventIndex::Refresh(unsigned threads) {
   struct Outcome {
     std::optional<log::ValidEvent> event;
     std::string payload;
-    std::optional<files::DecodedEvent> decoded;
-    EventKind kind = kKindOther;  // computed once: each KindOf parses the payload
-    std::optional<chat::ChatMessage> chat;
+    Decoded decoded;
     std::optional<std::string> refused;
   };
   // Storing a slice (one thread: SQLite) overlaps with verifying the next
@@ -248,25 +269,50 @@ Result<RefreshReport> EventIndex::Refresh(unsigned threads) {
         continue;
       }
       if (!outcome.event) continue;
-      if (c.recheck) {
-        // Still valid (e.g. the same event re-serialized): only the stat is new.
-        NB_RETURN_IF_ERROR(Store(c.hash, c.stat, outcome.event->envelope.block_refs,
-                                 outcome.decoded ? &*outcome.decoded : nullptr, outcome.kind,
-                                 outcome.payload, outcome.chat ? &*outcome.chat : nullptr));
-        continue;
-      }
+      auto& decoded = outcome.decoded;
       NB_RETURN_IF_ERROR(Store(c.hash, c.stat, outcome.event->envelope.block_refs,
-                               outcome.decoded ? &*outcome.decoded : nullptr, outcome.kind,
-                               outcome.payload, outcome.chat ? &*outcome.chat : nullptr));
-      if (!outcome.decoded) {
+                               decoded.event ? &*decoded.event : nullptr, decoded.kind,
+                               outcome.payload, decoded.chat ? &*decoded.chat : nullptr));
+      // A recheck that still verifies (e.g. the same event re-serialized):
+      // only the stat is new.
+      if (c.recheck) continue;
+      if (!decoded.event) {
         ++report.undecodable;
       } else if (keep_added_) {
-        report.added.push_back(std::move(*outcome.decoded));
+        report.added.push_back(std::move(*decoded.event));
       } else {
         ++report.added_count;
       }
     }
     return txn.Commit();
+  };
+  // A long replay (a cold open of a big hub) is shown to whoever watches
+  // the hub; a few new events are not worth a line.
+  constexpr size_t kProgressFrom = 2000;
+  ProgressObserver* progress =
+      candidates.size() >= kProgressFrom ? hub_->replay_progress() : nullptr;
+  if (progress != nullptr) progress->Begin(0, candidates.size());
+  // Ends the line however this returns.
+  auto end_progress = [](ProgressObserver* p) { p->End(); };
+  std::unique_ptr<ProgressObserver, decltype(end_progress)> progress_end(progress, end_progress);
+  // HubLog::ReadEvent, through the channel directories opened above (no
+  // path walk per file): the first root whose copy verifies wins; a copy
+  // that does not is quarantined and the next root is tried.
+  auto read_event = [&](const crypto::Hash256& hash) -> Result<log::ValidEvent> {
+    std::optional<Error> corrupt;
+    for (size_t r = 0; r < root_count; ++r) {
+      if (!dirs[r]) continue;
+      auto bytes = dirs[r]->ReadEvent(hash);
+      if (!bytes.ok()) {
+        if (bytes.error().code == ErrorCode::kNotFound) continue;
+        return bytes.error();
+      }
+      auto valid = hub_->log().ValidateAt(store.roots()[r], hash, *bytes);
+      if (valid.ok()) return valid;
+      corrupt = valid.error();
+    }
+    if (corrupt) return *corrupt;
+    return MakeError(ErrorCode::kNotFound, "event " + hash.Hex() + " is not in this hub");
   };
   constexpr size_t kSlice = 8192;
   std::future<Status> storing;
@@ -274,19 +320,16 @@ Result<RefreshReport> EventIndex::Refresh(unsigned threads) {
     size_t n = std::min(kSlice, candidates.size() - begin);
     std::vector<Outcome> outcomes(n);
     ParallelFor(n, threads, [&](size_t i) {
+      if (progress != nullptr) progress->AddFiles(1);
       auto& c = candidates[begin + i];
-      auto valid = hub_->log().ReadEvent(c.hash);
+      auto valid = read_event(c.hash);
       if (!valid.ok()) {
         if (valid.error().code != ErrorCode::kNotFound) outcomes[i].refused = valid.error().message;
         return;
       }
       auto payload = hub_->DecryptPayload(*valid);
       if (payload.ok()) {
-        outcomes[i].decoded = files::DecodeEvent(valid->hash, valid->envelope.block_refs, *payload);
-        if (outcomes[i].decoded) {
-          outcomes[i].kind = KindOf(*outcomes[i].decoded);
-          outcomes[i].chat = DecodeChat(*outcomes[i].decoded, outcomes[i].kind);
-        }
+        outcomes[i].decoded = Decode(valid->hash, valid->envelope.block_refs, *payload);
         outcomes[i].payload = std::move(*payload);
       }
       outcomes[i].event = std::move(*valid);
@@ -295,6 +338,7 @@ Result<RefreshReport> EventIndex::Refresh(unsigned threads) {
     storing = std::async(std::launch::async, store_slice, std::move(outcomes), begin);
   }
   if (storing.valid()) NB_RETURN_IF_ERROR(storing.get());
+  progress_end.reset();
 
   if (!report.listed) return report;
   StateDb::Transaction txn(db_);
@@ -406,11 +450,9 @@ Status EventIndex::Record(const log::ValidEvent& event, const std::string& paylo
   auto* root = hub_->store().RootWithEvent(hub_->id(), event.hash);
   if (root == nullptr) return MakeError(ErrorCode::kNotFound, "appended event is not on disk");
   NB_ASSIGN_OR_RETURN(store::EntryStat st, root->StatEvent(hub_->id(), event.hash));
-  auto decoded = files::DecodeEvent(event.hash, event.envelope.block_refs, payload);
-  EventKind kind = decoded ? KindOf(*decoded) : kKindOther;
-  auto chat = decoded ? DecodeChat(*decoded, kind) : std::nullopt;
-  return Store(event.hash, st, event.envelope.block_refs, decoded ? &*decoded : nullptr, kind,
-               payload, chat ? &*chat : nullptr);
+  Decoded decoded = Decode(event.hash, event.envelope.block_refs, payload);
+  return Store(event.hash, st, event.envelope.block_refs, decoded.event ? &*decoded.event : nullptr,
+               decoded.kind, payload, decoded.chat ? &*decoded.chat : nullptr);
 }
 
 Status EventIndex::RecordAppended(const std::vector<Appended>& events) {
@@ -442,11 +484,10 @@ Status EventIndex::RecordAppended(const std::vector<Appended>& events) {
           Store(event.hash, *stat, event.refs, &stored, kKindFiles, event.payload, nullptr));
       continue;
     }
-    auto decoded = files::DecodeEvent(event.hash, event.refs, event.payload);
-    EventKind kind = decoded ? KindOf(*decoded) : kKindOther;
-    auto chat = decoded ? DecodeChat(*decoded, kind) : std::nullopt;
-    NB_RETURN_IF_ERROR(Store(event.hash, *stat, event.refs, decoded ? &*decoded : nullptr, kind,
-                             event.payload, chat ? &*chat : nullptr));
+    Decoded decoded = Decode(event.hash, event.refs, event.payload);
+    NB_RETURN_IF_ERROR(Store(event.hash, *stat, event.refs,
+                             decoded.event ? &*decoded.event : nullptr, decoded.kind, event.payload,
+                             decoded.chat ? &*decoded.chat : nullptr));
   }
   return txn.Commit();
 }

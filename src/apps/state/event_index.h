@@ -101,6 +101,16 @@ class EventIndex {
                EventKind kind, const std::string& payload, const chat::ChatMessage* chat);
   std::optional<chat::ChatMessage> DecodeChat(const files::DecodedEvent& decoded,
                                               EventKind kind) const;
+  // One payload decoded for storing: the event (nullopt: undecodable), its
+  // kind and, for a chat message, the message (its signatures checked).
+  // Pure: Refresh calls it on every core.
+  struct Decoded {
+    std::optional<files::DecodedEvent> event;
+    EventKind kind = kKindOther;
+    std::optional<chat::ChatMessage> chat;
+  };
+  Decoded Decode(const crypto::Hash256& hash, const std::vector<crypto::Hash256>& refs,
+                 std::string_view payload) const;
 
   StateDb* db_;
   hub::Hub* hub_;
