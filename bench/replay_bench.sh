@@ -20,6 +20,7 @@ NB="$BUILD/nearbytes"
 MIXED="${NB_BENCH_MIXED:-100000}"
 CHAT="${NB_BENCH_CHAT:-1000000}"
 COLD_RUNS="${NB_BENCH_COLD_RUNS:-3}"
+WARM_RUNS="${NB_BENCH_WARM_RUNS:-5}"
 WORK="$(mktemp -d "${NB_BENCH_DIR:-/var/tmp}/nbreplay.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
 export NEARBYTES_SECRET='bench:replay benchmark' NEARBYTES_HOME="$WORK/home"
@@ -43,6 +44,20 @@ measure() {  # LABEL EVENTS VERIFIES-PER-EVENT CMD...
   run_once "$label" "$@"
   ROWS+=("$label|$wall|$cpu|$((rss / 1024))|$events|$per")
 }
+# Warm: the fastest of WARM_RUNS runs of the same command (a run changes
+# nothing the next one reads, but the first after new events, which
+# measure_first takes).
+measure_warm() {  # LABEL CMD...
+  local label="$1"; shift
+  local best_wall="" best_cpu="" best_rss=""
+  for ((run = 0; run < WARM_RUNS; run++)); do
+    run_once "$label" "$@"
+    if [[ -z $best_wall ]] || (($(echo "$wall < $best_wall" | bc))); then
+      best_wall=$wall best_cpu=$cpu best_rss=$rss
+    fi
+  done
+  ROWS+=("$label (min of $WARM_RUNS)|$best_wall|$best_cpu|$((best_rss / 1024))|0|1")
+}
 # Cold: the fastest of COLD_RUNS runs, each from an empty .nearbytes/.
 measure_cold() {  # LABEL STORE EVENTS VERIFIES-PER-EVENT CMD...
   local label="$1" store="$2" events="$3" per="$4"; shift 4
@@ -65,8 +80,10 @@ run_hub() {  # NAME KIND COUNT VERIFIES-PER-EVENT READ-CMD...
   "$BUILD/bench/gen_hub" "$store" "$NEARBYTES_SECRET" "$kind" "$count"
   sync
   measure_cold "$name: cold replay" "$store" "$count" "$per" "$NB" --store "$store" -q "$@"
-  measure "$name: warm, nothing new" 0 1 "$NB" --store "$store" -q "$@"
+  measure_warm "$name: warm, nothing new" "$NB" --store "$store" -q "$@"
   "$BUILD/bench/gen_hub" "$store" "$NEARBYTES_SECRET" "$kind" 100 2> /dev/null
+  # The first open after 100 events another program wrote: it lists the
+  # channel directory and verifies those 100 (once: one run only).
   measure "$name: warm, 100 new events" 100 1 "$NB" --store "$store" -q "$@"
   measure "$name: chat --limit 50 (warm)" 0 1 "$NB" --store "$store" -q chat --limit 50
 }
@@ -78,16 +95,26 @@ run_hub "mixed ${MIXED}" files "$MIXED" 1 conflicts
 run_hub "chat ${CHAT}" chat "$CHAT" 2 chat --limit 50
 
 printf '\nECDSA P-256 verify: %d/s per core x %d cores = %d/s (the limit)\n' "$VERIFY" "$CORES" "$LIMIT"
-printf '%-48s %8s %8s %9s %12s %10s\n' "run" "wall s" "CPU s" "RSS MiB" "events/s" "x limit"
+# Issue 14's targets: cold replays within 1.3 x the limit; the mixed hub's
+# warm open with nothing new within 0.05 s; the chat hub's open after 100
+# new events within 0.2 s.
+verdict() { [[ $(echo "$1 <= $2" | bc) == 1 ]] && echo "met (<= $2)" || echo "MISSED (<= $2)"; }
+printf '%-48s %8s %8s %9s %12s %10s  %s\n' "run" "wall s" "CPU s" "RSS MiB" "events/s" "x limit" "target"
 for row in "${ROWS[@]}"; do
   IFS='|' read -r label wall cpu rss events per <<< "$row"
+  target=""
   if [[ $events -gt 100 ]]; then
     rate=$(echo "$events / $wall" | bc)
     ratio=$(echo "scale=2; $wall / ($events * $per / $LIMIT)" | bc)
+    target="x limit $(verdict "$ratio" 1.3)"
   else
     rate="-"; ratio="-"
   fi
-  printf '%-48s %8s %8s %9s %12s %10s\n' "$label" "$wall" "$cpu" "$rss" "$rate" "$ratio"
+  case "$label" in
+    "mixed "*": warm, nothing new"*) target="$(verdict "$wall" 0.05) s" ;;
+    "chat "*": warm, 100 new events") target="$(verdict "$wall" 0.2) s" ;;
+  esac
+  printf '%-48s %8s %8s %9s %12s %10s  %s\n' "$label" "$wall" "$cpu" "$rss" "$rate" "$ratio" "$target"
 done
 echo "(x limit: cold wall time over verifies/limit, verifies = events for the mixed hub and"
 echo " 2 x events for the chat hub, whose events each carry a chat record signature too)"
