@@ -171,9 +171,9 @@ TEST_F(WarmOpen, AParentOfAnotherKindArrivingLateReordersTheFilesEvents) {
   ASSERT_TRUE(parent.ok());
   // Two writers' MKDIRs of one path: the one naming the parent has the
   // smaller timestamp, so without its parent it comes first and loses.
-  ASSERT_TRUE(hub_->AppendPayload(R"({"type":"MKDIR","path":"x/late","createdAt":1000})",
-                                  {parent->hash})
-                  .ok());
+  ASSERT_TRUE(
+      hub_->AppendPayload(R"({"type":"MKDIR","path":"x/late","createdAt":1000})", {parent->hash})
+          .ok());
   ASSERT_TRUE(
       hub_->AppendPayload(R"({"type":"MKDIR","path":"x/early","createdAt":2000})", {}).ok());
   const fs::path parent_file = ChannelDir() / (parent->hash.Hex() + ".bin");
