@@ -6,21 +6,27 @@
 
 namespace {
 
-// The first word that is not an option, if it names no command.
-std::string UnknownCommand(CLI::App& app, int argc, char** argv) {
+// The first word that is not an option or an option's value: the command.
+std::string_view CommandWord(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
     if (arg == "--store" || arg == "--secret-file" || arg == "--hub") {
       ++i;
       continue;
     }
-    if (arg.starts_with("-")) continue;
-    for (const CLI::App* sub : app.get_subcommands({})) {
-      if (sub->check_name(std::string(arg))) return "";
-    }
-    return std::string(arg);
+    if (!arg.starts_with("-")) return arg;
   }
-  return "";
+  return {};
+}
+
+// The command word, if it names no command.
+std::string UnknownCommand(CLI::App& app, int argc, char** argv) {
+  std::string word(CommandWord(argc, argv));
+  if (word.empty()) return "";
+  for (const CLI::App* sub : app.get_subcommands({})) {
+    if (sub->check_name(word)) return "";
+  }
+  return word;
 }
 
 // Examples for the commands whose registration gives none (each command's
@@ -74,18 +80,7 @@ bool WantsJson(int argc, char** argv) {
 
 // The daemon runs for days: it keeps glibc's default heap, which returns
 // what it frees. Every other command is short-lived.
-bool RunsTheDaemon(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    std::string_view arg = argv[i];
-    if (arg == "--store" || arg == "--secret-file" || arg == "--hub") {
-      ++i;
-      continue;
-    }
-    if (arg.starts_with("-")) continue;
-    return arg == "serve";
-  }
-  return false;
-}
+bool RunsTheDaemon(int argc, char** argv) { return CommandWord(argc, argv) == "serve"; }
 
 int main(int argc, char** argv) {
   if (!RunsTheDaemon(argc, argv)) nb::PreferHugePagesForTheHeap();
