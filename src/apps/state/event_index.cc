@@ -234,12 +234,11 @@ Result<RefreshReport> EventIndex::Refresh(unsigned threads) {
   struct Candidate {
     crypto::Hash256 hash;
     store::EntryStat stat;
-    bool recheck = false;  // always false: known files are not looked at again
   };
   std::vector<Candidate> candidates;
   for (size_t i = 0; i < checks.size(); ++i) {
     if (!stats[i]) continue;  // gone: the next listing drops it
-    candidates.push_back(Candidate{checks[i].hash, *stats[i], false});
+    candidates.push_back(Candidate{checks[i].hash, *stats[i]});
   }
   checks = {};
   stats = {};
@@ -262,10 +261,6 @@ Result<RefreshReport> EventIndex::Refresh(unsigned threads) {
       const auto& c = candidates[begin + i];
       if (outcome.refused) {
         report.refused.push_back(log::RefusedEvent{c.hash, *outcome.refused});
-        if (c.recheck) {
-          NB_RETURN_IF_ERROR(Forget(c.hash));
-          ++report.removed;
-        }
         continue;
       }
       if (!outcome.event) continue;
@@ -273,9 +268,6 @@ Result<RefreshReport> EventIndex::Refresh(unsigned threads) {
       NB_RETURN_IF_ERROR(Store(c.hash, c.stat, outcome.event->envelope.block_refs,
                                decoded.event ? &*decoded.event : nullptr, decoded.kind,
                                outcome.payload, decoded.chat ? &*decoded.chat : nullptr));
-      // A recheck that still verifies (e.g. the same event re-serialized):
-      // only the stat is new.
-      if (c.recheck) continue;
       if (!decoded.event) {
         ++report.undecodable;
       } else if (keep_added_) {

@@ -280,6 +280,34 @@ Result<std::vector<DecodedEvent>> LoadFold(EventIndex& index, const std::vector<
   return fold;
 }
 
+// Replaces stored states: keeps those at multiples of the checkpoint
+// interval that are still valid (at or before `valid_up_to`) and among the
+// latest of an order of `order_size` positions, drops the rest, and stores
+// `states` (position, SaveState()). Inside the caller's write transaction.
+Status ReplaceStates(StateDb& db, const std::string& hub, size_t order_size, size_t valid_up_to,
+                     const std::vector<std::pair<size_t, std::string>>& states,
+                     const FilesProjectionOptions& options) {
+  const auto interval = static_cast<int64_t>(std::max<size_t>(options.checkpoint_interval, 1));
+  const int64_t oldest_kept =
+      static_cast<int64_t>(order_size) - interval * static_cast<int64_t>(options.checkpoints_kept);
+  NB_ASSIGN_OR_RETURN(Statement drop_states,
+                      db.Prepare("DELETE FROM files_state WHERE hub=? AND (pos>? OR pos%?!=0 "
+                                 "OR pos<?)"));
+  NB_RETURN_IF_ERROR(drop_states.Bind(1, hub)
+                         .Bind(2, static_cast<int64_t>(valid_up_to))
+                         .Bind(3, interval)
+                         .Bind(4, oldest_kept)
+                         .Run());
+  NB_ASSIGN_OR_RETURN(
+      Statement put_state,
+      db.Prepare("INSERT OR REPLACE INTO files_state(hub, pos, state) VALUES(?, ?, ?)"));
+  for (const auto& [position, state] : states) {
+    put_state.Bind(1, hub).Bind(2, static_cast<int64_t>(position)).BindBlob(3, AsBytes(state));
+    NB_RETURN_IF_ERROR(put_state.Run());
+  }
+  return Status::Ok();
+}
+
 // Replaces what the projection stored, unless another process stored a
 // newer one since `stored` was read (then that one stands). `states` empty:
 // only the order is written (the states stored stay valid: the order's
@@ -296,26 +324,7 @@ Result<bool> WriteBack(StateDb& db, const std::string& hub, const Stored& stored
   NB_RETURN_IF_ERROR(PutNodes(db, hub, epoch, ordered, outside));
 
   if (!states.empty()) {
-    // Keep checkpoints at multiples of the interval that are still valid
-    // (at or before the first change) and among the latest; drop the rest.
-    const auto interval = static_cast<int64_t>(options.checkpoint_interval);
-    const int64_t oldest_kept = static_cast<int64_t>(ordered.size()) -
-                                interval * static_cast<int64_t>(options.checkpoints_kept);
-    NB_ASSIGN_OR_RETURN(Statement drop_states,
-                        db.Prepare("DELETE FROM files_state WHERE hub=? AND (pos>? OR pos%?!=0 "
-                                   "OR pos<?)"));
-    NB_RETURN_IF_ERROR(drop_states.Bind(1, hub)
-                           .Bind(2, static_cast<int64_t>(same))
-                           .Bind(3, interval)
-                           .Bind(4, oldest_kept)
-                           .Run());
-    NB_ASSIGN_OR_RETURN(
-        Statement put_state,
-        db.Prepare("INSERT OR REPLACE INTO files_state(hub, pos, state) VALUES(?, ?, ?)"));
-    for (const auto& [position, state] : states) {
-      put_state.Bind(1, hub).Bind(2, static_cast<int64_t>(position)).BindBlob(3, AsBytes(state));
-      NB_RETURN_IF_ERROR(put_state.Run());
-    }
+    NB_RETURN_IF_ERROR(ReplaceStates(db, hub, ordered.size(), same, states, options));
   }
   NB_RETURN_IF_ERROR(BumpGeneration(db, hub, generation));
   NB_RETURN_IF_ERROR(txn.Commit());
@@ -453,7 +462,6 @@ Status SaveFilesReading(EventIndex& index, const files::FilesReading& reading,
   if (!mark.valid || n <= mark.order_size) return Status::Ok();
   StateDb& db = *index.db();
   const std::string& hub = index.hub_id();
-  const auto interval = static_cast<int64_t>(std::max<size_t>(options.checkpoint_interval, 1));
 
   StateDb::Transaction txn(&db);
   NB_ASSIGN_OR_RETURN(int64_t generation, ReadGeneration(db, hub));
@@ -504,23 +512,8 @@ Status SaveFilesReading(EventIndex& index, const files::FilesReading& reading,
   if (n > mark.state_position + options.tail_folded_on_load) {
     // The checkpoints still valid (at or before the old end, at multiples
     // of the interval, among the latest) stay; the old live state goes.
-    const int64_t oldest_kept =
-        static_cast<int64_t>(n) - interval * static_cast<int64_t>(options.checkpoints_kept);
-    NB_ASSIGN_OR_RETURN(Statement drop_states,
-                        db.Prepare("DELETE FROM files_state WHERE hub=? AND (pos>? OR pos%?!=0 "
-                                   "OR pos<?)"));
-    NB_RETURN_IF_ERROR(drop_states.Bind(1, hub)
-                           .Bind(2, static_cast<int64_t>(mark.state_position))
-                           .Bind(3, interval)
-                           .Bind(4, oldest_kept)
-                           .Run());
-    NB_ASSIGN_OR_RETURN(
-        Statement put_state,
-        db.Prepare("INSERT OR REPLACE INTO files_state(hub, pos, state) VALUES(?, ?, ?)"));
-    NB_RETURN_IF_ERROR(put_state.Bind(1, hub)
-                           .Bind(2, static_cast<int64_t>(n))
-                           .BindBlob(3, AsBytes(reading.SaveState()))
-                           .Run());
+    NB_RETURN_IF_ERROR(
+        ReplaceStates(db, hub, n, mark.state_position, {{n, reading.SaveState()}}, options));
     state_at = n;
   }
   NB_RETURN_IF_ERROR(BumpGeneration(db, hub, generation));
